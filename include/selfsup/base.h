@@ -1,0 +1,140 @@
+/* selfsup base layer: status codes, logging hook, allocator hooks, arena, counter-based RNG.
+ *
+ * Nothing here holds mutable global state: every function takes the object it acts on.
+ * Fallible functions return enum sup_status and never print or exit. */
+#ifndef SELFSUP_BASE_H
+#define SELFSUP_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ------------------------------------------------------------------------ */
+
+enum sup_status {
+	SUP_OK = 0,
+	SUP_ERR_NOMEM,     /* an allocation failed */
+	SUP_ERR_ARG,       /* a bad argument (value out of range, NULL where not allowed) */
+	SUP_ERR_SHAPE,     /* shapes that do not fit together */
+	SUP_ERR_DTYPE,     /* a dtype the operation does not support */
+	SUP_ERR_IO,        /* a read or write failed at the OS level */
+	SUP_ERR_FORMAT,    /* a file or string is truncated or malformed */
+	SUP_ERR_NOT_FOUND, /* a named thing (file, key, method) does not exist */
+	SUP_ERR_STATE,     /* the call is not valid in the object's current state */
+	SUP_STATUS_COUNT
+};
+
+/* Short English name of a status ("shape mismatch", ...); never NULL. */
+const char *sup_status_str(enum sup_status s);
+
+/* ---- aborting on broken contracts ---------------------------------------------------------- */
+
+/* A broken contract (a bug in the caller, not bad input) aborts with file:line. */
+_Noreturn void sup_panic(const char *file, int line, const char *msg);
+#define SUP_ASSERT(cond)                                                    \
+	do {                                                                \
+		if (!(cond))                                                \
+			sup_panic(__FILE__, __LINE__, "assertion failed: " #cond); \
+	} while (0)
+
+/* ---- logging hook -------------------------------------------------------------------------- */
+
+enum sup_log_level { SUP_LOG_DEBUG, SUP_LOG_INFO, SUP_LOG_WARN, SUP_LOG_ERROR, SUP_LOG_LEVEL_COUNT };
+
+/* A logger is a callback with its own user pointer; a NULL fn drops every message. */
+struct sup_logger {
+	void (*fn)(void *user, enum sup_log_level level, const char *msg);
+	void *user;
+	enum sup_log_level min_level;
+};
+
+/* printf-style; formats into a bounded stack buffer (long messages are truncated). */
+void sup_log_msg(const struct sup_logger *lg, enum sup_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- allocator hooks ----------------------------------------------------------------------- */
+
+/* All library allocations go through one of these. alloc returns memory aligned to `align`
+ * (a power of two, >= sizeof(void *)) or NULL; free accepts NULL. */
+struct sup_allocator {
+	void *(*alloc)(void *user, size_t size, size_t align);
+	void (*free)(void *user, void *ptr);
+	void *user;
+};
+
+/* The default allocator (aligned_alloc/free). Returned by value; it holds no state. */
+struct sup_allocator sup_allocator_default(void);
+void *sup_alloc(const struct sup_allocator *a, size_t size, size_t align);
+void sup_free(const struct sup_allocator *a, void *ptr);
+
+/* ---- arena --------------------------------------------------------------------------------- */
+
+#define SUP_ARENA_ALIGN 64
+
+struct sup_arena_chunk;
+
+/* A bump allocator for one step's tensors and tape. reset() frees everything at once; when the
+ * step needed more than one chunk, reset() replaces them with a single chunk of the high-water
+ * size, so that steady-state steps never call the allocator. */
+struct sup_arena {
+	struct sup_allocator alloc;
+	struct sup_arena_chunk *head; /* newest chunk first */
+	size_t used;                  /* bytes handed out since the last reset (with padding) */
+	size_t high_water;            /* max of `used` over the arena's life */
+	size_t n_chunk_allocs;        /* calls made to the allocator (tests count these) */
+};
+
+void sup_arena_init(struct sup_arena *a, struct sup_allocator alloc, size_t initial_bytes);
+void sup_arena_deinit(struct sup_arena *a);
+/* 64-byte aligned, uninitialised; NULL when out of memory. size 0 gives a valid pointer. */
+void *sup_arena_alloc(struct sup_arena *a, size_t size);
+void *sup_arena_calloc(struct sup_arena *a, size_t size);
+void sup_arena_reset(struct sup_arena *a);
+
+/* A position to rewind to: everything allocated after the mark is released (chunks made since
+ * are freed). Only valid while no reset happened in between. */
+struct sup_arena_mark {
+	struct sup_arena_chunk *chunk;
+	size_t off;
+	size_t used;
+};
+struct sup_arena_mark sup_arena_mark(const struct sup_arena *a);
+void sup_arena_rewind(struct sup_arena *a, struct sup_arena_mark m);
+
+/* ---- counter-based RNG (Philox4x32-10, Salmon et al., SC'11) ------------------------------- */
+
+/* The generator is a pure function of (key, counter): a stream is identified by a 64-bit key
+ * (the seed mixed with a stream id) and element i of the stream depends only on i, so a loop
+ * split over any number of threads draws the same numbers. */
+void sup_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* An explicit generator state: key + position. Drawing advances `counter` (in 32-bit words). */
+struct sup_rng {
+	uint64_t key;
+	uint64_t counter;
+};
+
+struct sup_rng sup_rng_make(uint64_t seed, uint64_t stream);
+/* The i-th 32-bit word of stream `key`, without any state. */
+uint32_t sup_rng_u32_at(uint64_t key, uint64_t i);
+/* Uniform in [0, 1) with 24 random bits (exactly representable in float). */
+float sup_rng_uniform_at(uint64_t key, uint64_t i);
+/* Standard normal from words 2i and 2i+1 (Box-Muller). */
+double sup_rng_normal_at(uint64_t key, uint64_t i);
+
+uint32_t sup_rng_u32(struct sup_rng *r);
+float sup_rng_uniform(struct sup_rng *r);
+double sup_rng_normal(struct sup_rng *r);
+/* Uniform integer in [0, n), n >= 1, without modulo bias. */
+uint64_t sup_rng_below(struct sup_rng *r, uint64_t n);
+/* Fisher-Yates permutation of 0..n-1 into perm. */
+void sup_rng_permutation(struct sup_rng *r, int64_t *perm, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

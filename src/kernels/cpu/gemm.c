@@ -1,0 +1,20 @@
+/* GEMM through CBLAS (OpenBLAS, OpenMP build: shares the OpenMP thread pool). */
+#include "kernels/gemm.h"
+
+#include <cblas.h>
+
+void sup_cpu_gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+		      int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+	if (M == 0 || N == 0)
+		return;
+	if (K == 0) {
+		/* BLAS leaves C alone when K == 0 only if beta == 1; make beta's meaning explicit. */
+		for (int64_t i = 0; i < M; i++)
+			for (int64_t j = 0; j < N; j++)
+				C[i * ldc + j] = beta == 0 ? 0.0f : beta * C[i * ldc + j];
+		return;
+	}
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+		    (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}

@@ -1,0 +1,160 @@
+/* matmul (batched, broadcasting, with transposes) on the GEMM kernels.
+ *
+ * C = op(A) op(B). Backward (docs/autograd.md has the derivation):
+ *   d op(A) = G op(B)^T  ->  dA = G op(B)^T            (A stored untransposed)
+ *                            dA = op(B) G^T            (A stored transposed)
+ *   d op(B) = op(A)^T G  ->  dB = op(A)^T G  or  G^T op(A). */
+#include "kernels/gemm.h"
+#include "op_internal.h"
+
+#include <string.h>
+
+/* The batch plan: nb GEMMs of M x N x K, operand offsets (elements) per GEMM. */
+struct mm_plan {
+	int64_t nb, M, N, K;
+	bool ta, tb;
+	int64_t *off_a, *off_b; /* arena */
+};
+
+static void gemm(bool fast, enum sup_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+		 const void *A, int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
+{
+	if (dt == SUP_F64)
+		sup_ref_gemm_f64(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+	else if (fast)
+		sup_cpu_gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
+	else
+		sup_ref_gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
+}
+
+static void matmul_backward(struct sup_ctx *c, struct sup_node *n)
+{
+	const struct mm_plan *p = n->saved;
+	sup_t *a = n->in[0], *b = n->in[1];
+	const enum sup_dtype dt = a->dtype;
+	const size_t es = sup_dtype_size(dt);
+	const bool fast = sup_use_fast(c, dt);
+	const int64_t M = p->M, N = p->N, K = p->K;
+	const int64_t lda = p->ta ? M : K, ldb = p->tb ? K : N;
+	char *ga = sup_grad_buf(c, a), *gb = sup_grad_buf(c, b);
+	const char *G = n->out->grad, *A = a->data, *B = b->data;
+	for (int64_t i = 0; i < p->nb; i++) {
+		const char *g = G + (size_t)(i * M * N) * es;
+		const char *ai = A + (size_t)p->off_a[i] * es, *bi = B + (size_t)p->off_b[i] * es;
+		if (ga) {
+			char *d = ga + (size_t)p->off_a[i] * es;
+			if (!p->ta)
+				gemm(fast, dt, false, !p->tb, M, K, N, g, N, bi, ldb, 1.0, d, K);
+			else
+				gemm(fast, dt, p->tb, true, K, M, N, bi, ldb, g, N, 1.0, d, M);
+		}
+		if (gb) {
+			char *d = gb + (size_t)p->off_b[i] * es;
+			if (!p->tb)
+				gemm(fast, dt, !p->ta, false, K, N, M, ai, lda, g, N, 1.0, d, N);
+			else
+				gemm(fast, dt, true, p->ta, N, K, M, g, N, ai, lda, 1.0, d, K);
+		}
+	}
+}
+
+const struct sup_op_def sup_opdef_matmul = { "matmul", matmul_backward };
+
+/* Broadcasts the batch axes; fills the plan and the output batch shape. */
+static bool plan_batches(struct sup_ctx *c, const sup_t *a, const sup_t *b, struct mm_plan *p, int *out_nb_dims,
+			 int64_t *out_shape)
+{
+	int na = a->ndim - 2, nbd = b->ndim - 2;
+	int nd = na > nbd ? na : nbd;
+	int64_t sa[SUP_MAX_DIMS], sb[SUP_MAX_DIMS];
+	int64_t stride_a = p->M * p->K, stride_b = p->K * p->N; /* matrix sizes */
+	for (int i = nd - 1; i >= 0; i--) {
+		int ia = i - (nd - na), ib = i - (nd - nbd);
+		int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+		if (da != db && da != 1 && db != 1) {
+			sup_op_fail_shape(c, "matmul", a, b, "batch axes do not broadcast");
+			return false;
+		}
+		out_shape[i] = da > db ? da : db;
+		sa[i] = da == 1 ? 0 : stride_a;
+		sb[i] = db == 1 ? 0 : stride_b;
+		stride_a *= da;
+		stride_b *= db;
+	}
+	*out_nb_dims = nd;
+	p->nb = sup_shape_numel(nd, out_shape);
+	p->off_a = sup_ctx_alloc(c, sizeof(int64_t) * (size_t)(p->nb + 1));
+	p->off_b = sup_ctx_alloc(c, sizeof(int64_t) * (size_t)(p->nb + 1));
+	if (!p->off_a || !p->off_b)
+		return false;
+	for (int64_t i = 0; i < p->nb; i++) {
+		int64_t rem = i, oa = 0, ob = 0;
+		for (int d = nd - 1; d >= 0; d--) {
+			int64_t k = rem % out_shape[d];
+			rem /= out_shape[d];
+			oa += k * sa[d];
+			ob += k * sb[d];
+		}
+		p->off_a[i] = oa;
+		p->off_b[i] = ob;
+	}
+	return true;
+}
+
+sup_t *sup_matmul(struct sup_ctx *c, sup_t *a, sup_t *b, bool trans_a, bool trans_b)
+{
+	sup_t *in[2] = { a, b };
+	if (!sup_op_inputs_ok(c, 2, in) || !sup_check_float(c, "matmul", 2, in))
+		return NULL;
+	if (a->ndim < 2 || b->ndim < 2)
+		return sup_op_fail_shape(c, "matmul", a, b, "operands need at least 2 axes");
+	a = sup_contiguous(c, a);
+	b = sup_contiguous(c, b);
+	if (!a || !b)
+		return NULL;
+	struct mm_plan *p = sup_ctx_calloc(c, sizeof *p);
+	if (!p)
+		return NULL;
+	p->ta = trans_a;
+	p->tb = trans_b;
+	p->M = a->shape[a->ndim - (trans_a ? 1 : 2)];
+	p->K = a->shape[a->ndim - (trans_a ? 2 : 1)];
+	int64_t kb = b->shape[b->ndim - (trans_b ? 1 : 2)];
+	p->N = b->shape[b->ndim - (trans_b ? 2 : 1)];
+	if (kb != p->K)
+		return sup_op_fail_shape(c, "matmul", a, b, "inner dimensions differ");
+	int64_t shape[SUP_MAX_DIMS];
+	int nd = 0;
+	if (b->ndim == 2 && !trans_a) {
+		/* A shared B: fold a's batch axes into M, one large GEMM. */
+		nd = a->ndim - 2;
+		memcpy(shape, a->shape, sizeof(int64_t) * (size_t)nd);
+		p->M *= sup_shape_numel(nd, a->shape);
+		p->nb = 1;
+		p->off_a = sup_ctx_calloc(c, sizeof(int64_t));
+		p->off_b = sup_ctx_calloc(c, sizeof(int64_t));
+		if (!p->off_a || !p->off_b)
+			return NULL;
+		shape[nd] = a->shape[a->ndim - 2];
+	} else {
+		if (!plan_batches(c, a, b, p, &nd, shape))
+			return NULL;
+		shape[nd] = p->M;
+	}
+	shape[nd + 1] = p->N;
+	sup_t *out = sup_tensor_new(c, a->dtype, nd + 2, shape);
+	if (!out)
+		return NULL;
+	const size_t es = sup_dtype_size(a->dtype);
+	const bool fast = sup_use_fast(c, a->dtype);
+	const int64_t lda = trans_a ? p->M : p->K, ldb = trans_b ? p->K : p->N;
+	for (int64_t i = 0; i < p->nb; i++)
+		gemm(fast, a->dtype, trans_a, trans_b, p->M, p->N, p->K, (char *)a->data + (size_t)p->off_a[i] * es, lda,
+		     (char *)b->data + (size_t)p->off_b[i] * es, ldb, 0.0, (char *)out->data + (size_t)(i * p->M * p->N) * es,
+		     p->N);
+	sup_t *ins[2] = { a, b };
+	struct sup_node *n = sup_record(c, &sup_opdef_matmul, out, 2, ins);
+	if (n)
+		n->saved = p;
+	return out;
+}
