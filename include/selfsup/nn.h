@@ -72,6 +72,8 @@ void sup_model_deinit(struct sup_model *m);
  * non-empty. */
 int sup_model_add(struct sup_model *m, const char *prefix, const char *name, enum sup_tensor_kind kind,
 		  int ndim, const int64_t *shape, enum sup_init init, double init_a, unsigned flags);
+/* Records the model's first error (later ones are dropped); returns -1 for `return` chaining. */
+int sup_model_fail(struct sup_model *m, enum sup_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Overrides the fans used by the scaled initialisers (e.g. convolution weights). */
 void sup_model_set_fans(struct sup_model *m, int idx, int64_t fan_in, int64_t fan_out);
 
@@ -88,6 +90,92 @@ enum sup_status sup_model_copy(struct sup_model *dst, const struct sup_model *sr
 /* Momentum-encoder update: dst = m dst + (1 - m) src over the parameter block (MoCo eq. 2,
  * BYOL). Buffers are left alone. Same layout required. */
 enum sup_status sup_model_ema(struct sup_model *dst, const struct sup_model *src, double m);
+
+/* ---- modules -----------------------------------------------------------------------------------
+ * A module is a small struct of tensor indices into its model plus hyper-parameters. Declaring
+ * (sup_<module>_declare) adds its tensors under a name prefix; forward takes the context, the
+ * (built) model and the input, and follows the model's train/eval mode. Declaration functions
+ * return 0, or -1 with the model's sticky error set. Layouts and names follow PyTorch so that
+ * checkpoints load there: Linear weight [out, in], Conv2d weight [out, in/groups, kh, kw]. */
+
+#include "selfsup/ops.h"
+
+struct sup_linear {
+	int weight, bias; /* bias = -1 when absent */
+	int64_t in, out;
+};
+/* PyTorch's default initialisation: kaiming_uniform(a = sqrt(5)) weight, U(+-1/sqrt(in)) bias. */
+int sup_linear_declare(struct sup_linear *l, struct sup_model *m, const char *prefix, int64_t in, int64_t out,
+		       bool bias);
+/* x [..., in] -> [..., out] */
+struct sup_tensor *sup_linear_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_linear *l,
+				      struct sup_tensor *x);
+
+struct sup_conv2d {
+	int weight, bias;
+	int64_t in, out;
+	int kh, kw;
+	struct sup_conv2d_args args;
+	bool transposed; /* ConvTranspose2d: weight [in, out/groups, kh, kw] */
+};
+int sup_conv2d_declare(struct sup_conv2d *l, struct sup_model *m, const char *prefix, int64_t in, int64_t out,
+		       int kernel, int stride, int padding, bool bias);
+int sup_conv_transpose2d_declare(struct sup_conv2d *l, struct sup_model *m, const char *prefix, int64_t in,
+				 int64_t out, int kernel, int stride, int padding, int output_padding, bool bias);
+struct sup_tensor *sup_conv2d_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_conv2d *l,
+				      struct sup_tensor *x);
+
+/* BatchNorm1d/2d (axis 1 of [N, C] or [N, C, H, W]): weight/bias (NO_DECAY) and the buffers
+ * running_mean, running_var, as PyTorch names them. */
+struct sup_batch_norm {
+	int weight, bias, running_mean, running_var; /* weight = bias = -1 when not affine */
+	int64_t features;
+	double momentum, eps;
+};
+int sup_batch_norm_declare(struct sup_batch_norm *l, struct sup_model *m, const char *prefix, int64_t features,
+			   bool affine);
+struct sup_tensor *sup_batch_norm_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_batch_norm *l,
+					  struct sup_tensor *x);
+
+struct sup_layer_norm {
+	int weight, bias;
+	int64_t features;
+	double eps;
+};
+int sup_layer_norm_declare(struct sup_layer_norm *l, struct sup_model *m, const char *prefix, int64_t features);
+struct sup_tensor *sup_layer_norm_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_layer_norm *l,
+					  struct sup_tensor *x);
+
+struct sup_embedding {
+	int weight;
+	int64_t num, dim;
+};
+/* Initialised N(0, std^2) (BERT/GPT use std = 0.02; PyTorch's default is 1). */
+int sup_embedding_declare(struct sup_embedding *l, struct sup_model *m, const char *prefix, int64_t num,
+			  int64_t dim, double std);
+struct sup_tensor *sup_embedding_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_embedding *l,
+					 struct sup_tensor *ids);
+
+/* Dropout follows the model's mode. */
+struct sup_tensor *sup_dropout_forward(struct sup_ctx *c, struct sup_model *m, double p, struct sup_tensor *x);
+
+/* An MLP head: Linear(+BatchNorm1d)+ReLU between layers, a plain Linear last (SimCLR's
+ * projection head, BYOL's/SimSiam's projector and predictor). dims has n_layers + 1 sizes.
+ * Names are those of the equivalent nn.Sequential: each hidden block is Linear, [BatchNorm1d],
+ * ReLU at consecutive indices (prefix.0.weight, prefix.1.running_mean, ...), then the last
+ * Linear and, with last_bn, its BatchNorm1d. */
+#define SUP_MLP_MAX_LAYERS 4
+struct sup_mlp {
+	int n_layers;
+	struct sup_linear fc[SUP_MLP_MAX_LAYERS];
+	struct sup_batch_norm bn[SUP_MLP_MAX_LAYERS];
+	bool batch_norm;   /* BN after every hidden Linear (bias then omitted) */
+	bool last_bn;      /* BN (not affine) after the last Linear too (SimSiam's projector) */
+};
+int sup_mlp_declare(struct sup_mlp *l, struct sup_model *m, const char *prefix, int n_layers, const int64_t *dims,
+		    bool batch_norm, bool last_bn);
+struct sup_tensor *sup_mlp_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_mlp *l,
+				   struct sup_tensor *x);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(struct sup_model *m, enum sup_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct sup_model *m, enum sup_status s, const char *fmt, ...)
+int sup_model_fail(struct sup_model *m, enum sup_status s, const char *fmt, ...)
 {
 	if (m->err == SUP_OK) {
 		m->err = s;
@@ -65,20 +64,20 @@ int sup_model_add(struct sup_model *m, const char *prefix, const char *name, enu
 	if (m->err)
 		return -1;
 	if (m->built)
-		return fail(m, SUP_ERR_STATE, "model: cannot declare '%s' after build", name);
+		return sup_model_fail(m, SUP_ERR_STATE, "model: cannot declare '%s' after build", name);
 	char full[SUP_NAME_MAX];
 	int len = snprintf(full, sizeof full, "%s%s%s", prefix && *prefix ? prefix : "", prefix && *prefix ? "." : "", name);
 	if (len < 0 || len >= (int)sizeof full)
-		return fail(m, SUP_ERR_ARG, "model: tensor name too long: %s.%s", prefix, name);
+		return sup_model_fail(m, SUP_ERR_ARG, "model: tensor name too long: %s.%s", prefix, name);
 	if (sup_model_find(m, full) >= 0)
-		return fail(m, SUP_ERR_ARG, "model: duplicate tensor name '%s'", full);
+		return sup_model_fail(m, SUP_ERR_ARG, "model: duplicate tensor name '%s'", full);
 	if (ndim < 0 || ndim > SUP_MAX_DIMS || (unsigned)init >= SUP_INIT_COUNT)
-		return fail(m, SUP_ERR_ARG, "model: bad rank or initialiser for '%s'", full);
+		return sup_model_fail(m, SUP_ERR_ARG, "model: bad rank or initialiser for '%s'", full);
 	for (int i = 0; i < ndim; i++)
 		if (shape[i] < 0)
-			return fail(m, SUP_ERR_SHAPE, "model: negative size in the shape of '%s'", full);
+			return sup_model_fail(m, SUP_ERR_SHAPE, "model: negative size in the shape of '%s'", full);
 	if (!grow(m))
-		return fail(m, SUP_ERR_NOMEM, "model: out of memory");
+		return sup_model_fail(m, SUP_ERR_NOMEM, "model: out of memory");
 	struct sup_model_entry *e = &m->entries[m->n_entries];
 	memset(e, 0, sizeof *e);
 	memcpy(e->name, full, (size_t)len + 1);
@@ -159,15 +158,19 @@ enum sup_status sup_model_build(struct sup_model *m, struct sup_rng *rng)
 {
 	if (m->err)
 		return m->err;
-	if (m->built)
-		return fail(m, SUP_ERR_STATE, "model: built twice"), m->err;
+	if (m->built) {
+		sup_model_fail(m, SUP_ERR_STATE, "model: built twice");
+		return m->err;
+	}
 	size_t pb = sizeof(float) * (size_t)(m->n_params ? m->n_params : 1);
 	size_t bb = sizeof(float) * (size_t)(m->n_buffers ? m->n_buffers : 1);
 	m->params = sup_alloc(&m->alloc, pb, 64);
 	m->grads = sup_alloc(&m->alloc, pb, 64);
 	m->buffers = sup_alloc(&m->alloc, bb, 64);
-	if (!m->params || !m->grads || !m->buffers)
-		return fail(m, SUP_ERR_NOMEM, "model: out of memory for %lld parameters", (long long)m->n_params), m->err;
+	if (!m->params || !m->grads || !m->buffers) {
+		sup_model_fail(m, SUP_ERR_NOMEM, "model: out of memory for %lld parameters", (long long)m->n_params);
+		return m->err;
+	}
 	memset(m->params, 0, pb);
 	memset(m->grads, 0, pb);
 	memset(m->buffers, 0, bb);
