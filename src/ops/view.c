@@ -159,11 +159,14 @@ sup_t *sup_slice(struct sup_ctx *c, sup_t *a, int dim, int64_t start, int64_t en
 		return NULL;
 	int64_t gs[SUP_MAX_DIMS];
 	sup_contiguous_strides(a->ndim, a->shape, gs);
-	out->shape[d] = (end - start + step - 1) / step;
-	out->stride[d] = a->stride[d] * step;
+	/* ceil((end - start) / step), computed so that a huge step cannot overflow; an axis of size
+	 * <= 1 never uses its stride, so the step only scales strides when it is <= end - start. */
+	out->shape[d] = end > start ? (end - start - 1) / step + 1 : 0;
+	const int64_t eff_step = out->shape[d] > 1 ? step : 1;
+	out->stride[d] = a->stride[d] * eff_step;
 	out->data = (char *)a->data + start * a->stride[d] * (int64_t)sup_dtype_size(a->dtype);
 	int64_t goff = start * gs[d];
-	gs[d] *= step;
+	gs[d] *= eff_step;
 	record_view(c, &sup_opdef_slice, out, a, goff, gs);
 	return out;
 }
