@@ -177,6 +177,18 @@ int sup_mlp_declare(struct sup_mlp *l, struct sup_model *m, const char *prefix, 
 struct sup_tensor *sup_mlp_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_mlp *l,
 				   struct sup_tensor *x);
 
+/* ---- attention, Transformer blocks, recurrent layers (src/nn/attention.c, transformer.c, rnn.c) */
+
+/* (end of the attention / Transformer / RNN section) */
+
+/* ---- graph, masked and quantising layers (src/nn/graph.c, masked.c, vq.c) -------------------- */
+
+/* (end of the graph / masked / VQ section) */
+
+/* ---- encoders (src/nn/convnet.c, resnet.c) --------------------------------------------------- */
+
+/* (end of the encoders section) */
+
 #ifdef __cplusplus
 }
 #endif
