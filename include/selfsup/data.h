@@ -1,4 +1,4 @@
-/* selfsup data layer: data sets. (This first part: IDX image/label files and Fashion-MNIST.) */
+/* selfsup data layer: data sets, augmentations and loaders for images, text and graphs. */
 #ifndef SELFSUP_DATA_H
 #define SELFSUP_DATA_H
 
@@ -30,6 +30,18 @@ struct sup_image_set {
 enum sup_status sup_image_set_load_idx(struct sup_image_set *set, const char *dir, bool train,
 				       const struct sup_allocator *alloc, char *err, size_t err_size);
 void sup_image_set_free(struct sup_image_set *set, const struct sup_allocator *alloc);
+
+/* ---- vision: more formats, augmentations, multi-view batches, loader (src/data/vision*.c, augment.c, loader.c) */
+
+/* (end of the vision section) */
+
+/* ---- text: corpora, tokenizers, masking, sentence pairs (src/data/text*.c, tokenizer.c) ------- */
+
+/* (end of the text section) */
+
+/* ---- graphs: graph folders, LINQS, adjacency, augmentations, edge splits (src/data/graph*.c) --- */
+
+/* (end of the graph section) */
 
 #ifdef __cplusplus
 }
