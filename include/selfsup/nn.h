@@ -179,6 +179,96 @@ struct sup_tensor *sup_mlp_forward(struct sup_ctx *c, struct sup_model *m, const
 
 /* ---- attention, Transformer blocks, recurrent layers (src/nn/attention.c, transformer.c, rnn.c) */
 
+/* Multi-head attention (Vaswani et al. 2017, §3.2). Parameters prefix.{q,k,v,out}_proj.{weight,
+ * bias}, each Linear(D, D). Masks are additive with the finite value SUP_ATTN_MASKED, so a fully
+ * masked query row gives finite outputs and gradients (no NaN); see docs/nn/attention.md. */
+#define SUP_ATTN_MASKED (-1e9)
+struct sup_attention {
+	struct sup_linear q_proj, k_proj, v_proj, out_proj;
+	int64_t dim, heads;
+	double dropout; /* on the attention probabilities, training mode only */
+};
+/* dim % heads == 0. */
+int sup_attention_declare(struct sup_attention *a, struct sup_model *m, const char *prefix, int64_t dim,
+			  int64_t heads, double dropout);
+/* x [B, T, D] queries; kv [B, S, D] the key/value source (NULL: self-attention, kv = x).
+ * causal: query t sees keys s <= t (top-left aligned when T != S). key_padding: u8 [B, S],
+ * nonzero = padding (never attended to), or NULL. Returns [B, T, D]. */
+struct sup_tensor *sup_attention_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_attention *a,
+					 struct sup_tensor *x, struct sup_tensor *kv, bool causal,
+					 const struct sup_tensor *key_padding);
+
+/* Pre-LN Transformer block. Encoder: x + attn(ln1(x)); x + mlp(ln2(x)). Decoder (cross = true):
+ * causal self-attention, then x + cross_attn(ln_cross(x), memory), then the MLP. The MLP is
+ * mlp.fc1 Linear(D, F), GELU (exact erf unless gelu_tanh), mlp.fc2 Linear(F, D); dropout on every
+ * residual branch. Names: prefix.ln1, .attn, [.ln_cross, .cross_attn], .ln2, .mlp.fc1, .mlp.fc2. */
+struct sup_transformer_block {
+	struct sup_layer_norm ln1, ln_cross, ln2;
+	struct sup_attention attn, cross_attn;
+	struct sup_linear fc1, fc2;
+	int64_t dim, ffn;
+	double dropout;
+	bool has_cross;
+	bool gelu_tanh; /* false (default): exact erf GELU */
+};
+int sup_transformer_block_declare(struct sup_transformer_block *b, struct sup_model *m, const char *prefix,
+				  int64_t dim, int64_t heads, int64_t ffn, double dropout, bool cross);
+/* x [B, T, D] -> [B, T, D]. causal/padding (u8 [B, T] or NULL) apply to the self-attention;
+ * memory [B, S, D] and memory_padding (u8 [B, S] or NULL) to the cross-attention; memory must be
+ * given exactly when the block has cross-attention. A decoder block: causal = true + memory. */
+struct sup_tensor *sup_transformer_block_forward(struct sup_ctx *c, struct sup_model *m,
+						 const struct sup_transformer_block *b, struct sup_tensor *x,
+						 bool causal, const struct sup_tensor *padding,
+						 struct sup_tensor *memory, const struct sup_tensor *memory_padding);
+
+/* Transformer text encoder (BERT-style; causal = GPT-style): tok_emb + pos_emb (N(0, 0.02)),
+ * embedding dropout, blocks.0 .. blocks.{layers-1}, ln_f; logits tied to tok_emb. */
+#define SUP_TEXT_ENCODER_MAX_LAYERS 24
+struct sup_text_encoder_config {
+	int64_t vocab, max_len, dim, heads, ffn;
+	int layers;
+	double dropout;
+	bool causal;
+	bool gelu_tanh;
+};
+struct sup_text_encoder {
+	struct sup_text_encoder_config cfg;
+	struct sup_embedding tok_emb, pos_emb;
+	struct sup_transformer_block blocks[SUP_TEXT_ENCODER_MAX_LAYERS];
+	struct sup_layer_norm ln_f;
+};
+int sup_text_encoder_declare(struct sup_text_encoder *e, struct sup_model *m, const char *prefix,
+			     const struct sup_text_encoder_config *cfg);
+/* ids [B, T] (i64/i32, T <= max_len), padding u8 [B, T] or NULL -> hidden states [B, T, D] (after ln_f). */
+struct sup_tensor *sup_text_encoder_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
+					    struct sup_tensor *ids, const struct sup_tensor *padding);
+/* Tied output projection: h [..., D] -> logits [..., vocab] = h tok_emb^T. */
+struct sup_tensor *sup_text_encoder_logits(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
+					   struct sup_tensor *h);
+
+/* GRU / LSTM over batch-first sequences, PyTorch's parameter names, layouts, gate order (LSTM
+ * i, f, g, o; GRU r, z, n) and initialisation U(-1/sqrt(H), 1/sqrt(H)): prefix.weight_ih_l{k}
+ * [G H, I], weight_hh_l{k} [G H, H], bias_ih_l{k}, bias_hh_l{k} [G H]; G = 3 (GRU) or 4 (LSTM). */
+#define SUP_RNN_MAX_LAYERS 4
+struct sup_rnn {
+	int w_ih[SUP_RNN_MAX_LAYERS], w_hh[SUP_RNN_MAX_LAYERS], b_ih[SUP_RNN_MAX_LAYERS], b_hh[SUP_RNN_MAX_LAYERS];
+	int64_t input, hidden;
+	int layers;
+	int gates; /* 3 = GRU, 4 = LSTM */
+};
+int sup_gru_declare(struct sup_rnn *r, struct sup_model *m, const char *prefix, int64_t input, int64_t hidden,
+		    int layers);
+int sup_lstm_declare(struct sup_rnn *r, struct sup_model *m, const char *prefix, int64_t input, int64_t hidden,
+		     int layers);
+/* x [B, T, I] -> every hidden state of the last layer [B, T, H]. h0 (and c0) [layers, B, H] or
+ * NULL for zeros. *h_n (and *c_n), when the pointer is non-NULL, receive the last states
+ * [layers, B, H]. */
+struct sup_tensor *sup_gru_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_rnn *r,
+				   struct sup_tensor *x, struct sup_tensor *h0, struct sup_tensor **h_n);
+struct sup_tensor *sup_lstm_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_rnn *r,
+				    struct sup_tensor *x, struct sup_tensor *h0, struct sup_tensor *c0,
+				    struct sup_tensor **h_n, struct sup_tensor **c_n);
+
 /* (end of the attention / Transformer / RNN section) */
 
 /* ---- graph, masked and quantising layers (src/nn/graph.c, masked.c, vq.c) -------------------- */
