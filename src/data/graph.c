@@ -4,6 +4,7 @@
  *
  * Loaders assume only the documented formats: labels may be -1, nodes may be isolated, feature
  * rows may be all zero, and every id is checked before it is used as an index. */
+#define _POSIX_C_SOURCE 200809L /* fsync, symlink, fileno, mkdir with C11 */
 #include "selfsup/data.h"
 
 #include "data/data_hash.h"

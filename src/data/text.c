@@ -1,6 +1,7 @@
 /* Text corpora: one-document-per-line files, the BSD/Debian fortune files, distinct texts,
  * class selection (the "fortune-8" task) and seeded splits. Contracts in include/selfsup/data.h;
  * the fortune counts are the ones of ../shared/data/README.md §4.1. */
+#define _POSIX_C_SOURCE 200809L /* fsync, symlink, fileno, mkdir with C11 */
 #include "selfsup/data.h"
 
 #include "data/data_hash.h"

@@ -8,6 +8,7 @@
  * deletion finds the best pair, and for each pair a list of the chunk types holding it limits a
  * merge's work to the chunks it changes. Encoding applies merges by rank within each chunk, which
  * reproduces the segmentation training produced. */
+#define _POSIX_C_SOURCE 200809L /* fsync, symlink, fileno, mkdir with C11 */
 #include "selfsup/data.h"
 
 #include "data/data_hash.h"
@@ -290,6 +291,8 @@ struct trainer {
 	int64_t n_lw, cap_lw;
 	struct heap_item *heap;
 	int64_t n_heap, cap_heap;
+	uint64_t *touched; /* pairs whose count one merge changed (with repeats) */
+	int64_t n_touched, cap_touched;
 };
 
 static bool heap_push(struct trainer *tr, int64_t count, int32_t a, int32_t b)
@@ -371,6 +374,7 @@ static void trainer_free(struct trainer *tr)
 	sup_free(a, tr->lw_type);
 	sup_free(a, tr->lw_next);
 	sup_free(a, tr->heap);
+	sup_free(a, tr->touched);
 	dh_free(&tr->counts);
 	dh_free(&tr->head);
 }
@@ -443,7 +447,23 @@ static bool count_pairs(struct trainer *tr)
 	return true;
 }
 
-/* Adds sign * freq to every adjacent pair of chunk type w and pushes the new counts. */
+static bool touch(struct trainer *tr, uint64_t k)
+{
+	if (tr->n_touched == tr->cap_touched) {
+		int64_t cap = tr->cap_touched ? 2 * tr->cap_touched : 4096;
+		uint64_t *t = sup_alloc(tr->a, (size_t)cap * sizeof *t, 64);
+		if (!t)
+			return false;
+		if (tr->n_touched)
+			memcpy(t, tr->touched, (size_t)tr->n_touched * sizeof *t);
+		sup_free(tr->a, tr->touched);
+		tr->touched = t, tr->cap_touched = cap;
+	}
+	tr->touched[tr->n_touched++] = k;
+	return true;
+}
+
+/* Adds sign * freq to every adjacent pair of chunk type w (and notes the pair as touched). */
 static bool account(struct trainer *tr, int64_t w, int64_t sign)
 {
 	const int32_t *s = tr->sym + tr->start[w];
@@ -452,10 +472,33 @@ static bool account(struct trainer *tr, int64_t w, int64_t sign)
 		int64_t v = 0;
 		dh_get(&tr->counts, k, &v);
 		v += sign * tr->freq[w];
-		/* Push after decrements too: a pair the merge removes must keep a current entry. */
-		if (!dh_put(&tr->counts, k, v) || (v > 0 && !heap_push(tr, v, s[i], s[i + 1])))
+		if (!dh_put(&tr->counts, k, v) || !touch(tr, k))
 			return false;
 	}
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* One heap entry per pair a merge changed, with its final count (decrements included: a pair
+ * the merge removed must keep a current entry). Pushing once per pair instead of once per
+ * change keeps the heap small, which is most of the training time. */
+static bool push_touched(struct trainer *tr)
+{
+	qsort(tr->touched, (size_t)tr->n_touched, sizeof *tr->touched, cmp_u64);
+	for (int64_t i = 0; i < tr->n_touched; i++) {
+		if (i > 0 && tr->touched[i] == tr->touched[i - 1])
+			continue;
+		int64_t v = 0;
+		dh_get(&tr->counts, tr->touched[i], &v);
+		if (v > 0 && !heap_push(tr, v, (int32_t)(tr->touched[i] >> 32), (int32_t)(uint32_t)tr->touched[i]))
+			return false;
+	}
+	tr->n_touched = 0;
 	return true;
 }
 
@@ -486,7 +529,7 @@ static bool apply_merge(struct trainer *tr, int32_t a, int32_t b, int32_t id, in
 			if ((s[i] == id || s[i + 1] == id) && !list_push(tr, s[i], s[i + 1], w))
 				return false;
 	}
-	return true;
+	return push_touched(tr);
 }
 
 enum sup_status sup_tokenizer_train_bpe(struct sup_tokenizer *t, const struct sup_text_corpus *c, int32_t vocab_size,
@@ -584,5 +627,9 @@ enum sup_status sup_tokenizer_load(struct sup_tokenizer *t, const char *path, co
 		sup_free(alloc, merges);
 		return fail(err, err_size, SUP_ERR_FORMAT, "%s:%d: more lines than the %d merges announced", path, n + 2, n);
 	}
-	return finish(t, merges, n, err, err_size);
+	char why[192] = "";
+	enum sup_status st = finish(t, merges, n, why, sizeof why);
+	if (st)
+		fail(err, err_size, st, "%s: %s", path, why);
+	return st;
 }
