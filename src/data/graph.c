@@ -177,6 +177,7 @@ static enum sup_status load_npy(const char *dir, const char *name, bool optional
 		return st;
 	if (want_int ? !is_int(t->dtype) : !sup_dtype_is_float(t->dtype)) {
 		sup_free(a, t->data);
+		t->data = NULL;
 		return fail(err, n, SUP_ERR_DTYPE, "%s: dtype %s, expected %s", path, sup_dtype_name(t->dtype),
 			    want_int ? "an integer type" : "a float type");
 	}

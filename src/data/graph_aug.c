@@ -132,10 +132,10 @@ int64_t sup_graph_induced_edges(const struct sup_graph *g, const int64_t *nodes,
 				continue;
 			/* Insertion keeps the row sorted by local id (rows are short). */
 			int64_t q = w++;
+			src_out[q] = (int32_t)i; /* the whole row has source i */
 			for (; q > row && dst_out[q - 1] > j; q--)
 				dst_out[q] = dst_out[q - 1];
 			dst_out[q] = (int32_t)j;
-			src_out[q] = (int32_t)i;
 		}
 	}
 	for (int64_t i = 0; i < n; i++)
