@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 
 static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
 {
 	if (err && n) {
@@ -41,7 +41,7 @@ static bool is_dir(const char *p)
 bool sup_shared_data_dir(char *buf, size_t size)
 {
 	const char *env = getenv("SELFSUP_SHARED_DATA");
-	const char *cands[3] = { env, "../shared/data", "/work/shared/data" };
+	const char *cands[3] = {env, "../shared/data", "/work/shared/data"};
 	for (int i = 0; i < 3; i++) {
 		if (cands[i] && cands[i][0] && is_dir(cands[i])) {
 			snprintf(buf, size, "%s", cands[i]);
@@ -59,8 +59,8 @@ void sup_graph_free(struct sup_graph *g)
 	if (g->class_names)
 		for (int k = 0; k < g->n_classes; k++)
 			sup_free(a, g->class_names[k]);
-	void *blocks[] = { g->x_indptr, g->x_indices, g->x_values, g->y, g->class_names, g->edge_src, g->edge_dst,
-			   g->adj_indptr, g->train_mask, g->val_mask, g->test_mask };
+	void *blocks[] = {g->x_indptr, g->x_indices,  g->x_values,   g->y,	  g->class_names, g->edge_src,
+			  g->edge_dst, g->adj_indptr, g->train_mask, g->val_mask, g->test_mask};
 	for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
 		sup_free(a, blocks[i]);
 	memset(g, 0, sizeof *g);
@@ -116,7 +116,7 @@ static enum sup_status set_edges(struct sup_graph *g, uint64_t *keys, int64_t m,
 /* Zeroed masks when the data has none. */
 static bool zero_masks(struct sup_graph *g)
 {
-	uint8_t **masks[3] = { &g->train_mask, &g->val_mask, &g->test_mask };
+	uint8_t **masks[3] = {&g->train_mask, &g->val_mask, &g->test_mask};
 	for (int k = 0; k < 3; k++) {
 		if (*masks[k])
 			continue;
@@ -148,14 +148,10 @@ static bool is_int(enum sup_dtype dt)
 static int64_t iget(const struct sup_tensor *t, int64_t i)
 {
 	switch (t->dtype) {
-	case SUP_I32:
-		return ((const int32_t *)t->data)[i];
-	case SUP_I64:
-		return ((const int64_t *)t->data)[i];
-	case SUP_U8:
-		return ((const uint8_t *)t->data)[i];
-	default:
-		return 0;
+	case SUP_I32: return ((const int32_t *)t->data)[i];
+	case SUP_I64: return ((const int64_t *)t->data)[i];
+	case SUP_U8: return ((const uint8_t *)t->data)[i];
+	default: return 0;
 	}
 }
 
@@ -190,13 +186,12 @@ static bool is_vector(const struct sup_tensor *t, int64_t len)
 }
 
 enum { F_XPTR, F_XIND, F_XDAT, F_XSHAPE, F_Y, F_EDGE, F_TRAIN, F_VAL, F_TEST, F_COUNT };
-static const char *const folder_files[F_COUNT] = { "x_indptr.npy",   "x_indices.npy", "x_data.npy",
-						    "x_shape.npy",    "y.npy",	       "edge_index.npy",
-						    "train_mask.npy", "val_mask.npy",  "test_mask.npy" };
+static const char *const folder_files[F_COUNT] = {"x_indptr.npy",   "x_indices.npy", "x_data.npy",
+						  "x_shape.npy",    "y.npy",	     "edge_index.npy",
+						  "train_mask.npy", "val_mask.npy",  "test_mask.npy"};
 
 /* Checks shapes and ranges of the loaded arrays and copies them into g. */
-static enum sup_status fill_from_arrays(struct sup_graph *g, const char *dir, struct sup_tensor *t, char *err,
-					size_t n)
+static enum sup_status fill_from_arrays(struct sup_graph *g, const char *dir, struct sup_tensor *t, char *err, size_t n)
 {
 	if (t[F_XSHAPE].ndim != 1 || t[F_XSHAPE].shape[0] != 2)
 		return fail(err, n, SUP_ERR_SHAPE, "%s/x_shape.npy: expected shape (2,)", dir);
@@ -221,8 +216,8 @@ static enum sup_status fill_from_arrays(struct sup_graph *g, const char *dir, st
 	for (int64_t i = 0; i <= N; i++) {
 		g->x_indptr[i] = iget(&t[F_XPTR], i);
 		if ((i == 0 && g->x_indptr[0] != 0) || (i > 0 && g->x_indptr[i] < g->x_indptr[i - 1]))
-			return fail(err, n, SUP_ERR_FORMAT, "%s/x_indptr.npy: not a row-pointer array (entry %lld)", dir,
-				    (long long)i);
+			return fail(err, n, SUP_ERR_FORMAT, "%s/x_indptr.npy: not a row-pointer array (entry %lld)",
+				    dir, (long long)i);
 	}
 	for (int64_t k = 0; k < nnz; k++) {
 		int64_t col = iget(&t[F_XIND], k);
@@ -238,20 +233,21 @@ static enum sup_status fill_from_arrays(struct sup_graph *g, const char *dir, st
 	for (int64_t i = 0; i < N; i++) {
 		int64_t y = iget(&t[F_Y], i);
 		if (y < -1 || y > INT32_MAX / 2)
-			return fail(err, n, SUP_ERR_FORMAT, "%s/y.npy: label %lld of node %lld (expected -1 or a class id)",
-				    dir, (long long)y, (long long)i);
+			return fail(err, n, SUP_ERR_FORMAT,
+				    "%s/y.npy: label %lld of node %lld (expected -1 or a class id)", dir, (long long)y,
+				    (long long)i);
 		g->y[i] = (int32_t)y;
 		max_y = y > max_y ? y : max_y;
 	}
 	g->n_classes = (int)(max_y + 1);
-	uint8_t **masks[3] = { &g->train_mask, &g->val_mask, &g->test_mask };
+	uint8_t **masks[3] = {&g->train_mask, &g->val_mask, &g->test_mask};
 	for (int k = 0; k < 3; k++) {
 		const struct sup_tensor *m = &t[F_TRAIN + k];
 		if (!m->data)
 			continue;
 		if (!is_vector(m, N))
-			return fail(err, n, SUP_ERR_SHAPE, "%s/%s: expected shape (%lld,)", dir, folder_files[F_TRAIN + k],
-				    (long long)N);
+			return fail(err, n, SUP_ERR_SHAPE, "%s/%s: expected shape (%lld,)", dir,
+				    folder_files[F_TRAIN + k], (long long)N);
 		if (!(*masks[k] = galloc(g, N, 1)))
 			return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 		for (int64_t i = 0; i < N; i++)
@@ -260,8 +256,7 @@ static enum sup_status fill_from_arrays(struct sup_graph *g, const char *dir, st
 	return zero_masks(g) ? SUP_OK : fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 }
 
-static enum sup_status fill_edges(struct sup_graph *g, const char *dir, const struct sup_tensor *e, char *err,
-				  size_t n)
+static enum sup_status fill_edges(struct sup_graph *g, const char *dir, const struct sup_tensor *e, char *err, size_t n)
 {
 	if (e->ndim != 2 || e->shape[0] != 2)
 		return fail(err, n, SUP_ERR_SHAPE, "%s/edge_index.npy: expected shape (2, E)", dir);
@@ -273,8 +268,9 @@ static enum sup_status fill_edges(struct sup_graph *g, const char *dir, const st
 		int64_t u = iget(e, i), v = iget(e, E + i);
 		if (u < 0 || u >= N || v < 0 || v >= N) {
 			sup_free(&g->alloc, keys);
-			return fail(err, n, SUP_ERR_FORMAT, "%s/edge_index.npy: edge %lld (%lld -> %lld) has a node id outside [0, %lld)",
-				    dir, (long long)i, (long long)u, (long long)v, (long long)N);
+			return fail(err, n, SUP_ERR_FORMAT,
+				    "%s/edge_index.npy: edge %lld (%lld -> %lld) has a node id outside [0, %lld)", dir,
+				    (long long)i, (long long)u, (long long)v, (long long)N);
 		}
 		keys[i] = (uint64_t)u * (uint64_t)N + (uint64_t)v;
 	}
@@ -437,7 +433,7 @@ struct linqs {
 	int64_t *id_at, *id_len;
 	int64_t *name_at, *name_len; /* distinct class names in order of appearance */
 	int n_names;
-	int32_t *cls;                /* node -> index into name_* */
+	int32_t *cls; /* node -> index into name_* */
 	struct dh_map ids, names;
 };
 
@@ -461,8 +457,8 @@ static enum sup_status linqs_scan(const struct linqs *l, const char *path, int64
 		if (*F < 0)
 			*F = k - 2;
 		if (k < 2 || k - 2 != *F)
-			return fail(err, n, SUP_ERR_FORMAT, "%s:%lld: %lld fields, expected id, %lld values, class", path,
-				    (long long)line, (long long)k, (long long)*F);
+			return fail(err, n, SUP_ERR_FORMAT, "%s:%lld: %lld fields, expected id, %lld values, class",
+				    path, (long long)line, (long long)k, (long long)*F);
 		int64_t q = ls, fs, fe;
 		next_field(l->buf, le, &q, &fs, &fe);
 		for (int64_t j = 0; j < *F; j++) {
@@ -493,7 +489,7 @@ static enum sup_status linqs_fill(struct sup_graph *g, struct linqs *l, const ch
 		if (!next_field(l->buf, le, &q, &fs, &fe))
 			continue;
 		if (dh_str_get(&l->ids, l->buf + fs, (size_t)(fe - fs), id_eq,
-			       &(struct id_table){ l->buf, l->id_at, l->id_len }) >= 0)
+			       &(struct id_table){l->buf, l->id_at, l->id_len}) >= 0)
 			return fail(err, n, SUP_ERR_FORMAT, "%s:%lld: paper id '%.*s' repeats", path, (long long)line,
 				    (int)(fe - fs), l->buf + fs);
 		l->id_at[i] = fs, l->id_len[i] = fe - fs;
@@ -568,7 +564,7 @@ static enum sup_status linqs_cites(struct sup_graph *g, const struct linqs *l, c
 		sup_free(&g->alloc, buf);
 		return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 	}
-	struct id_table ids = { l->buf, l->id_at, l->id_len };
+	struct id_table ids = {l->buf, l->id_at, l->id_len};
 	int64_t p = 0, ls, le, line = 0, m = 0;
 	uint64_t N = (uint64_t)g->n_nodes;
 	while (next_line(buf, len, &p, &ls, &le)) {
@@ -599,7 +595,7 @@ static enum sup_status linqs_cites(struct sup_graph *g, const struct linqs *l, c
 
 static void linqs_free(struct linqs *l, const struct sup_allocator *a)
 {
-	void *blocks[] = { (void *)l->buf, l->id_at, l->id_len, l->name_at, l->name_len, l->cls };
+	void *blocks[] = {(void *)l->buf, l->id_at, l->id_len, l->name_at, l->name_len, l->cls};
 	for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
 		sup_free(a, blocks[i]);
 	if (l->ids.keys)
@@ -616,7 +612,7 @@ enum sup_status sup_graph_load_linqs(struct sup_graph *g, const char *dir, const
 	char content[4096], cites[4096];
 	snprintf(content, sizeof content, "%s/%s.content", dir, name);
 	snprintf(cites, sizeof cites, "%s/%s.cites", dir, name);
-	struct linqs l = { 0 };
+	struct linqs l = {0};
 	char *buf = NULL;
 	enum sup_status st = read_text(content, alloc, &buf, &l.len, err, err_size);
 	if (st)
@@ -668,15 +664,24 @@ void sup_graph_row_normalize(struct sup_graph *g)
 
 void sup_graph_features_csr(const struct sup_graph *g, struct sup_csr *out)
 {
-	*out = (struct sup_csr){ .rows = g->n_nodes, .cols = g->n_features, .nnz = g->x_indptr[g->n_nodes],
-				 .indptr = g->x_indptr, .indices = g->x_indices, .values = g->x_values,
-				 .dtype = SUP_F32 };
+	*out = (struct sup_csr){.rows = g->n_nodes,
+				.cols = g->n_features,
+				.nnz = g->x_indptr[g->n_nodes],
+				.indptr = g->x_indptr,
+				.indices = g->x_indices,
+				.values = g->x_values,
+				.dtype = SUP_F32};
 }
 
 void sup_csr_buf_view(const struct sup_csr_buf *m, struct sup_csr *out)
 {
-	*out = (struct sup_csr){ .rows = m->rows, .cols = m->cols, .nnz = m->nnz, .indptr = m->indptr,
-				 .indices = m->indices, .values = m->values, .dtype = SUP_F32 };
+	*out = (struct sup_csr){.rows = m->rows,
+				.cols = m->cols,
+				.nnz = m->nnz,
+				.indptr = m->indptr,
+				.indices = m->indices,
+				.values = m->values,
+				.dtype = SUP_F32};
 }
 
 void sup_csr_buf_free(struct sup_csr_buf *m)
@@ -738,7 +743,8 @@ enum sup_status sup_norm_adj_from_edges(struct sup_csr_buf *out, int64_t n, cons
 	for (int64_t i = 0; i < n; i++)
 		for (int64_t k = out->indptr[i]; k < out->indptr[i + 1]; k++) {
 			int64_t j = out->indices[k];
-			double di = (double)(out->indptr[i + 1] - out->indptr[i]), dj = (double)(out->indptr[j + 1] - out->indptr[j]);
+			double di = (double)(out->indptr[i + 1] - out->indptr[i]),
+			       dj = (double)(out->indptr[j + 1] - out->indptr[j]);
 			out->values[k] = (float)(1.0 / sqrt(di * dj));
 		}
 	sup_free(alloc, keys);

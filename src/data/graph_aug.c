@@ -18,7 +18,7 @@
 #include <string.h>
 
 static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
 {
 	if (err && n) {
@@ -188,8 +188,9 @@ enum sup_status sup_graph_sample_negatives(const struct sup_graph *g, int64_t n,
 	int64_t N = g->n_nodes;
 	int64_t available = N * (N - 1) / 2 - count_edge_pairs(g);
 	if (n < 0 || n > available)
-		return fail(err, err_size, SUP_ERR_ARG, "negative sampling: %lld pairs asked, the graph has %lld non-edges",
-			    (long long)n, (long long)available);
+		return fail(err, err_size, SUP_ERR_ARG,
+			    "negative sampling: %lld pairs asked, the graph has %lld non-edges", (long long)n,
+			    (long long)available);
 	if (N * (N - 1) / 2 <= NEG_ENUMERATE_LIMIT)
 		return negatives_enumerate(g, n, key, src_out, dst_out, err, err_size);
 	/* Large graphs: rejection sampling of uniform pairs. Real graphs this large are sparse, so
@@ -226,8 +227,8 @@ void sup_edge_split_free(struct sup_edge_split *s)
 {
 	if (!s)
 		return;
-	int32_t *blocks[] = { s->train_src, s->train_dst,   s->val_src,	   s->val_dst,	    s->val_neg_src,
-			      s->val_neg_dst, s->test_src, s->test_dst, s->test_neg_src, s->test_neg_dst };
+	int32_t *blocks[] = {s->train_src,   s->train_dst, s->val_src,	s->val_dst,	 s->val_neg_src,
+			     s->val_neg_dst, s->test_src,  s->test_dst, s->test_neg_src, s->test_neg_dst};
 	for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
 		sup_free(&s->alloc, blocks[i]);
 	memset(s, 0, sizeof *s);
@@ -273,9 +274,9 @@ enum sup_status sup_edge_split_make(struct sup_edge_split *s, const struct sup_g
 	s->n_val = (int64_t)((double)E * val_fraction);
 	int64_t n_train_u = E - s->n_test - s->n_val;
 	s->n_train = 2 * n_train_u;
-	int32_t **lists[10] = { &s->test_src, &s->test_dst, &s->val_src,      &s->val_dst,	&s->train_src,
-				&s->train_dst, &s->val_neg_src, &s->val_neg_dst, &s->test_neg_src, &s->test_neg_dst };
-	int64_t sizes[5] = { s->n_test, s->n_val, s->n_train, s->n_val, s->n_test };
+	int32_t **lists[10] = {&s->test_src,  &s->test_dst,    &s->val_src,	&s->val_dst,	  &s->train_src,
+			       &s->train_dst, &s->val_neg_src, &s->val_neg_dst, &s->test_neg_src, &s->test_neg_dst};
+	int64_t sizes[5] = {s->n_test, s->n_val, s->n_train, s->n_val, s->n_test};
 	for (int k = 0; k < 10; k++)
 		if (!(*lists[k] = alloc_i32(a, sizes[k / 2])))
 			goto nomem;
@@ -298,8 +299,9 @@ enum sup_status sup_edge_split_make(struct sup_edge_split *s, const struct sup_g
 	/* One draw of n_val + n_test distinct negatives, so val and test negatives are disjoint. */
 	int64_t n_neg = s->n_val + s->n_test;
 	int32_t *ns = alloc_i32(a, n_neg), *nd = alloc_i32(a, n_neg);
-	enum sup_status st = ns && nd ? sup_graph_sample_negatives(g, n_neg, dh_mix(seed ^ 0x6e6567ull), ns, nd, err, err_size)
-				      : fail(err, err_size, SUP_ERR_NOMEM, "edge split: out of memory");
+	enum sup_status st =
+	    ns && nd ? sup_graph_sample_negatives(g, n_neg, dh_mix(seed ^ 0x6e6567ull), ns, nd, err, err_size)
+		     : fail(err, err_size, SUP_ERR_NOMEM, "edge split: out of memory");
 	if (!st) {
 		memcpy(s->val_neg_src, ns, (size_t)s->n_val * sizeof *ns);
 		memcpy(s->val_neg_dst, nd, (size_t)s->n_val * sizeof *nd);

@@ -110,8 +110,13 @@ static enum sup_status b_finish(struct builder *b, struct sup_text_corpus *out, 
 		return fail(err, n, SUP_ERR_NOMEM, "%s", "text corpus: out of memory");
 	}
 	b->offset[b->n] = b->n_bytes;
-	*out = (struct sup_text_corpus){ .alloc = b->a, .n_texts = b->n, .offset = b->offset, .bytes = b->bytes,
-					  .label = b->label, .n_classes = b->n_names, .class_names = b->names };
+	*out = (struct sup_text_corpus){.alloc = b->a,
+					.n_texts = b->n,
+					.offset = b->offset,
+					.bytes = b->bytes,
+					.label = b->label,
+					.n_classes = b->n_names,
+					.class_names = b->names};
 	memset(b, 0, sizeof *b);
 	return SUP_OK;
 }
@@ -134,8 +139,12 @@ void sup_text_corpus_free(struct sup_text_corpus *c)
 {
 	if (!c || !c->offset)
 		return;
-	struct builder b = { .a = c->alloc, .bytes = c->bytes, .offset = c->offset, .label = c->label,
-			     .names = c->class_names, .n_names = c->n_classes };
+	struct builder b = {.a = c->alloc,
+			    .bytes = c->bytes,
+			    .offset = c->offset,
+			    .label = c->label,
+			    .names = c->class_names,
+			    .n_names = c->n_classes};
 	b_free(&b);
 	memset(c, 0, sizeof *c);
 }
@@ -196,7 +205,7 @@ enum sup_status sup_text_corpus_load_lines(struct sup_text_corpus *out, const ch
 	enum sup_status st = read_file(path, alloc, &buf, &len, err, err_size);
 	if (st)
 		return st;
-	struct builder b = { .a = *alloc };
+	struct builder b = {.a = *alloc};
 	for (int64_t p = 0; p < len;) {
 		const char *nl = memchr(buf + p, '\n', (size_t)(len - p));
 		int64_t end = nl ? nl - buf : len, e = end;
@@ -257,7 +266,7 @@ static enum sup_status list_fortune_files(const char *dir, const struct sup_allo
 	DIR *d = opendir(dir);
 	if (!d)
 		return fail(err, n, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open folder", dir);
-	struct builder b = { .a = *a };
+	struct builder b = {.a = *a};
 	struct dirent *e;
 	char path[4096];
 	while ((e = readdir(d))) {
@@ -293,7 +302,7 @@ enum sup_status sup_text_corpus_load_fortunes(struct sup_text_corpus *out, const
 	if (st)
 		return st;
 	/* The builder takes the names over (they become the class names). */
-	struct builder b = { .a = *alloc, .names = names, .n_names = n_names, .cap_names = n_names };
+	struct builder b = {.a = *alloc, .names = names, .n_names = n_names, .cap_names = n_names};
 	char path[4096];
 	for (int k = 0; k < n_names; k++) {
 		char *buf;
@@ -337,8 +346,9 @@ static void norm_keys_free(struct norm_keys *k)
 static bool group_texts(const struct sup_text_corpus *c, int64_t *group)
 {
 	const struct sup_allocator *a = &c->alloc;
-	struct norm_keys k = { .a = a, .keys = sup_alloc(a, (size_t)c->offset[c->n_texts] + 1, 64),
-			       .key_off = sup_alloc(a, (size_t)(c->n_texts + 1) * sizeof(int64_t), 64) };
+	struct norm_keys k = {.a = a,
+			      .keys = sup_alloc(a, (size_t)c->offset[c->n_texts] + 1, 64),
+			      .key_off = sup_alloc(a, (size_t)(c->n_texts + 1) * sizeof(int64_t), 64)};
 	struct dh_map m;
 	if (!k.keys || !k.key_off || !dh_init(&m, a, (size_t)c->n_texts)) {
 		norm_keys_free(&k);
@@ -387,7 +397,7 @@ enum sup_status sup_text_corpus_distinct(struct sup_text_corpus *out, const stru
 {
 	memset(out, 0, sizeof *out);
 	const struct sup_allocator *a = &in->alloc;
-	struct builder b = { .a = *a };
+	struct builder b = {.a = *a};
 	int64_t *group = sup_alloc(a, (size_t)(in->n_texts + 1) * sizeof *group, 64);
 	int32_t *label = sup_alloc(a, (size_t)(in->n_texts + 1) * sizeof *label, 64);
 	bool ok = group && label && group_texts(in, group) && copy_classes(&b, in);
@@ -432,7 +442,7 @@ enum sup_status sup_text_corpus_select(struct sup_text_corpus *out, const struct
 		}
 		new_id[k] = j;
 	}
-	struct builder b = { .a = *a };
+	struct builder b = {.a = *a};
 	int64_t *group = sup_alloc(a, (size_t)(in->n_texts + 1) * sizeof *group, 64);
 	uint8_t *multi = sup_alloc(a, (size_t)in->n_texts + 1, 64);
 	bool ok = group && multi && group_texts(in, group);
@@ -464,9 +474,8 @@ enum sup_status sup_text_corpus_select(struct sup_text_corpus *out, const struct
 enum sup_status sup_fortune8_load(struct sup_text_corpus *out, const char *dir, const struct sup_allocator *alloc,
 				  char *err, size_t err_size)
 {
-	static const char *const names[SUP_FORTUNE8_CLASSES] = { "art",	     "computers", "definitions",
-								 "people",   "politics",  "science",
-								 "songs-poems", "work" };
+	static const char *const names[SUP_FORTUNE8_CLASSES] = {"art",	    "computers", "definitions", "people",
+								"politics", "science",	 "songs-poems", "work"};
 	struct sup_text_corpus all;
 	enum sup_status st = sup_text_corpus_load_fortunes(&all, dir, alloc, err, err_size);
 	if (st)
@@ -491,7 +500,7 @@ enum sup_status sup_text_corpus_split(struct sup_text_corpus *train, struct sup_
 	int64_t *members = sup_alloc(a, (size_t)(n + 1) * sizeof *members, 64);
 	int64_t *perm = sup_alloc(a, (size_t)(n + 1) * sizeof *perm, 64);
 	uint8_t *in_test = sup_alloc(a, (size_t)n + 1, 64);
-	struct builder bt = { .a = *a }, bv = { .a = *a };
+	struct builder bt = {.a = *a}, bv = {.a = *a};
 	bool ok = members && perm && in_test && copy_classes(&bt, in) && copy_classes(&bv, in);
 	if (ok)
 		memset(in_test, 0, (size_t)n);

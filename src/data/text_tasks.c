@@ -80,7 +80,7 @@ enum sup_status sup_text_pack(struct sup_tensor *ids, struct sup_tensor *mask, c
 				id[w] = SUP_TOK_SEP, m[w++] = 1;
 		}
 	}
-	int64_t shape[2] = { N, T };
+	int64_t shape[2] = {N, T};
 	sup_tensor_init(ids, SUP_I32, 2, shape, id);
 	sup_tensor_init(mask, SUP_U8, 2, shape, m);
 	return SUP_OK;
@@ -90,8 +90,12 @@ enum sup_status sup_text_pack(struct sup_tensor *ids, struct sup_tensor *mask, c
 
 struct sup_mlm_opts sup_mlm_opts_default(int32_t vocab_size, uint64_t seed)
 {
-	return (struct sup_mlm_opts){ .mask_prob = 0.15, .p_mask = 0.8, .p_random = 0.1, .vocab_size = vocab_size,
-				      .ignore_index = -100, .seed = seed };
+	return (struct sup_mlm_opts){.mask_prob = 0.15,
+				     .p_mask = 0.8,
+				     .p_random = 0.1,
+				     .vocab_size = vocab_size,
+				     .ignore_index = -100,
+				     .seed = seed};
 }
 
 static int cmp_i32(const void *a, const void *b)
@@ -155,8 +159,8 @@ int64_t sup_mlm_mask(const struct sup_mlm_opts *o, uint64_t epoch, int64_t sampl
 
 /* ---- sentence pairs ------------------------------------------------------------------------ */
 
-int64_t sup_nsp_pairs(struct sup_seg_pair *pairs, const int64_t *seg_doc, int64_t n_segments, bool sop,
-		      uint64_t seed, uint64_t epoch)
+int64_t sup_nsp_pairs(struct sup_seg_pair *pairs, const int64_t *seg_doc, int64_t n_segments, bool sop, uint64_t seed,
+		      uint64_t epoch)
 {
 	int64_t w = 0, ds = 0, de = 0; /* segments of the current document: [ds, de) */
 	for (int64_t a = 0; a + 1 < n_segments; a++) {
@@ -169,9 +173,9 @@ int64_t sup_nsp_pairs(struct sup_seg_pair *pairs, const int64_t *seg_doc, int64_
 			continue;
 		struct sup_rng r = task_rng(seed, epoch, PURPOSE_PAIRS, (uint64_t)a);
 		bool natural = (sup_rng_u32(&r) & 1) == 0;
-		struct sup_seg_pair p = { a, a + 1, 0 };
+		struct sup_seg_pair p = {a, a + 1, 0};
 		if (!natural && sop) {
-			p = (struct sup_seg_pair){ a + 1, a, 1 };
+			p = (struct sup_seg_pair){a + 1, a, 1};
 		} else if (!natural) {
 			int64_t others = n_segments - (de - ds);
 			if (others > 0) {
@@ -227,8 +231,8 @@ void sup_plm_order(int64_t *order, int64_t T, int64_t n_valid, uint64_t seed, ui
 		order[k] = k;
 }
 
-void sup_plm_masks(uint8_t *content, uint8_t *query, uint8_t *target, const int64_t *order, int64_t T,
-		   int64_t n_valid, int64_t n_predict)
+void sup_plm_masks(uint8_t *content, uint8_t *query, uint8_t *target, const int64_t *order, int64_t T, int64_t n_valid,
+		   int64_t n_predict)
 {
 	SUP_ASSERT(n_valid >= 0 && n_valid <= T && n_predict >= 0 && n_predict <= n_valid);
 	memset(content, 0, (size_t)(T * T));

@@ -25,10 +25,10 @@ struct sup_tok_merge_table {
 	struct dh_map rank; /* (left << 32 | right) -> rank */
 };
 
-static const char *const special_names[4] = { "[PAD]", "[MASK]", "[CLS]", "[SEP]" };
+static const char *const special_names[4] = {"[PAD]", "[MASK]", "[CLS]", "[SEP]"};
 
 static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
 {
 	if (err && n) {
@@ -99,7 +99,8 @@ static enum sup_status build_tables(struct sup_tokenizer *t, char *err, size_t n
 			total += (int64_t)strlen(special_names[id - SUP_TOK_PAD]);
 		else {
 			const int32_t *m = t->merges[id - SUP_TOK_FIRST_MERGE];
-			total += (t->tok_offset[m[0] + 1] - t->tok_offset[m[0]]) + (t->tok_offset[m[1] + 1] - t->tok_offset[m[1]]);
+			total += (t->tok_offset[m[0] + 1] - t->tok_offset[m[0]]) +
+				 (t->tok_offset[m[1] + 1] - t->tok_offset[m[1]]);
 		}
 		t->tok_offset[id + 1] = total;
 	}
@@ -308,7 +309,7 @@ static bool heap_push(struct trainer *tr, int64_t count, int32_t a, int32_t b)
 		tr->heap = h, tr->cap_heap = cap;
 	}
 	int64_t i = tr->n_heap++;
-	struct heap_item x = { count, a, b };
+	struct heap_item x = {count, a, b};
 	while (i > 0 && better(&x, &tr->heap[(i - 1) / 2])) {
 		tr->heap[i] = tr->heap[(i - 1) / 2];
 		i = (i - 1) / 2;
@@ -342,7 +343,8 @@ static bool list_push(struct trainer *tr, int32_t a, int32_t b, int64_t w)
 {
 	if (tr->n_lw == tr->cap_lw) {
 		int64_t cap = tr->cap_lw ? 2 * tr->cap_lw : 4096;
-		int64_t *t = sup_alloc(tr->a, (size_t)cap * sizeof *t, 64), *nx = sup_alloc(tr->a, (size_t)cap * sizeof *nx, 64);
+		int64_t *t = sup_alloc(tr->a, (size_t)cap * sizeof *t, 64),
+			*nx = sup_alloc(tr->a, (size_t)cap * sizeof *nx, 64);
 		if (!t || !nx) {
 			sup_free(tr->a, t);
 			sup_free(tr->a, nx);
@@ -382,7 +384,7 @@ static void trainer_free(struct trainer *tr)
 /* The chunk types of the corpus and their frequencies. */
 struct chunk_index {
 	const unsigned char *bytes; /* the corpus */
-	const int64_t *at, *n;      /* chunk type w = bytes[at[w] .. at[w] + n[w]) */
+	const int64_t *at, *n;	    /* chunk type w = bytes[at[w] .. at[w] + n[w]) */
 };
 
 static bool chunk_eq(const void *user, int64_t val, const void *s, size_t n)
@@ -407,7 +409,7 @@ static bool collect_chunks(struct trainer *tr, const struct sup_text_corpus *c)
 		sup_free(a, at);
 		return false;
 	}
-	struct chunk_index ci = { (const unsigned char *)c->bytes, at, tr->len };
+	struct chunk_index ci = {(const unsigned char *)c->bytes, at, tr->len};
 	int64_t n_sym = 0;
 	for (int64_t i = 0; ok && i < c->n_texts; i++) {
 		int64_t n;
@@ -437,12 +439,13 @@ static bool count_pairs(struct trainer *tr)
 	for (int64_t w = 0; w < tr->n_types; w++) {
 		const int32_t *s = tr->sym + tr->start[w];
 		for (int64_t i = 0; i + 1 < tr->len[w]; i++)
-			if (!dh_add(&tr->counts, pair_key(s[i], s[i + 1]), tr->freq[w]) || !list_push(tr, s[i], s[i + 1], w))
+			if (!dh_add(&tr->counts, pair_key(s[i], s[i + 1]), tr->freq[w]) ||
+			    !list_push(tr, s[i], s[i + 1], w))
 				return false;
 	}
 	for (size_t i = 0; i < tr->counts.cap; i++)
 		if (tr->counts.used[i] && !heap_push(tr, tr->counts.vals[i], (int32_t)(tr->counts.keys[i] >> 32),
-						    (int32_t)(uint32_t)tr->counts.keys[i]))
+						     (int32_t)(uint32_t)tr->counts.keys[i]))
 			return false;
 	return true;
 }
@@ -542,9 +545,9 @@ enum sup_status sup_tokenizer_train_bpe(struct sup_tokenizer *t, const struct su
 			    (int)vocab_size, SUP_TOK_BYTE_VOCAB);
 	int32_t want = vocab_size - SUP_TOK_FIRST_MERGE;
 	int32_t(*merges)[2] = sup_alloc(alloc, (size_t)(want + 1) * sizeof *merges, 64);
-	struct trainer tr = { .a = alloc };
-	bool ok = merges && dh_init(&tr.counts, alloc, 4096) && dh_init(&tr.head, alloc, 4096) && collect_chunks(&tr, c) &&
-		  count_pairs(&tr);
+	struct trainer tr = {.a = alloc};
+	bool ok = merges && dh_init(&tr.counts, alloc, 4096) && dh_init(&tr.head, alloc, 4096) &&
+		  collect_chunks(&tr, c) && count_pairs(&tr);
 	int32_t r = 0;
 	while (ok && r < want && tr.n_heap > 0) {
 		struct heap_item top = heap_pop(&tr);
@@ -625,7 +628,8 @@ enum sup_status sup_tokenizer_load(struct sup_tokenizer *t, const char *path, co
 	fclose(f);
 	if (extra) {
 		sup_free(alloc, merges);
-		return fail(err, err_size, SUP_ERR_FORMAT, "%s:%d: more lines than the %d merges announced", path, n + 2, n);
+		return fail(err, err_size, SUP_ERR_FORMAT, "%s:%d: more lines than the %d merges announced", path,
+			    n + 2, n);
 	}
 	char why[192] = "";
 	enum sup_status st = finish(t, merges, n, why, sizeof why);

@@ -94,11 +94,13 @@ static void test_cora(struct sup_graph *cora)
 		overlap += g->train_mask[i] + g->val_mask[i] + g->test_mask[i] > 1;
 	}
 	TU_CHECK(tr == 140 && va == 500 && te == 1000 && overlap == 0);
-	const char *names[7] = { "Theory", "Reinforcement_Learning", "Genetic_Algorithms", "Neural_Networks",
-				 "Probabilistic_Methods", "Case_Based", "Rule_Learning" };
-	const int64_t want[7] = { 351, 217, 418, 818, 426, 298, 180 };
+	const char *names[7] = {"Theory",	   "Reinforcement_Learning", "Genetic_Algorithms",
+				"Neural_Networks", "Probabilistic_Methods",  "Case_Based",
+				"Rule_Learning"};
+	const int64_t want[7] = {351, 217, 418, 818, 426, 298, 180};
 	for (int k = 0; k < 7; k++)
-		TU_CHECK_MSG(strcmp(g->class_names[k], names[k]) == 0 && class_count(g, names[k]) == want[k], "class %d", k);
+		TU_CHECK_MSG(strcmp(g->class_names[k], names[k]) == 0 && class_count(g, names[k]) == want[k],
+			     "class %d", k);
 	check_norm_adj(g, 13264);
 }
 
@@ -121,7 +123,8 @@ static void test_linqs(const struct sup_graph *cora)
 	int64_t *d1 = malloc(2708 * sizeof *d1), *d2 = malloc(2708 * sizeof *d2);
 	for (int pass = 0; pass < 2; pass++) {
 		for (int64_t i = 0; i < 2708; i++) {
-			const int64_t *p1 = pass ? cora->x_indptr : cora->adj_indptr, *p2 = pass ? g.x_indptr : g.adj_indptr;
+			const int64_t *p1 = pass ? cora->x_indptr : cora->adj_indptr,
+				      *p2 = pass ? g.x_indptr : g.adj_indptr;
 			d1[i] = p1[i + 1] - p1[i];
 			d2[i] = p2[i + 1] - p2[i];
 		}
@@ -151,25 +154,25 @@ static void save(const char *dir, const char *name, enum sup_dtype dt, int ndim,
 static void write_small(const char *dir, int32_t bad_edge, int64_t y_len)
 {
 	mkdir(dir, 0700);
-	int64_t indptr[6] = { 0, 2, 3, 3, 5, 6 }, shape[2] = { 5, 3 };
-	int32_t indices[6] = { 0, 2, 1, 0, 1, 2 };
-	float data[6] = { 1, 3, 2, 1, 1, 5 };
-	int32_t y[5] = { 0, -1, 2, -1, 0 };
-	int32_t edges[2][8] = { { 1, 0, 2, 1, 0, 3, 3, 1 }, { 0, 1, 1, 2, 1, 1, 3, bad_edge } };
-	uint8_t train[5] = { 1, 0, 0, 0, 1 };
-	save(dir, "x_indptr.npy", SUP_I64, 1, (int64_t[]){ 6 }, indptr);
-	save(dir, "x_indices.npy", SUP_I32, 1, (int64_t[]){ 6 }, indices);
-	save(dir, "x_data.npy", SUP_F32, 1, (int64_t[]){ 6 }, data);
-	save(dir, "x_shape.npy", SUP_I64, 1, (int64_t[]){ 2 }, shape);
-	save(dir, "y.npy", SUP_I32, 1, (int64_t[]){ y_len }, y);
-	save(dir, "edge_index.npy", SUP_I32, 2, (int64_t[]){ 2, 8 }, edges);
-	save(dir, "train_mask.npy", SUP_U8, 1, (int64_t[]){ 5 }, train);
+	int64_t indptr[6] = {0, 2, 3, 3, 5, 6}, shape[2] = {5, 3};
+	int32_t indices[6] = {0, 2, 1, 0, 1, 2};
+	float data[6] = {1, 3, 2, 1, 1, 5};
+	int32_t y[5] = {0, -1, 2, -1, 0};
+	int32_t edges[2][8] = {{1, 0, 2, 1, 0, 3, 3, 1}, {0, 1, 1, 2, 1, 1, 3, bad_edge}};
+	uint8_t train[5] = {1, 0, 0, 0, 1};
+	save(dir, "x_indptr.npy", SUP_I64, 1, (int64_t[]){6}, indptr);
+	save(dir, "x_indices.npy", SUP_I32, 1, (int64_t[]){6}, indices);
+	save(dir, "x_data.npy", SUP_F32, 1, (int64_t[]){6}, data);
+	save(dir, "x_shape.npy", SUP_I64, 1, (int64_t[]){2}, shape);
+	save(dir, "y.npy", SUP_I32, 1, (int64_t[]){y_len}, y);
+	save(dir, "edge_index.npy", SUP_I32, 2, (int64_t[]){2, 8}, edges);
+	save(dir, "train_mask.npy", SUP_U8, 1, (int64_t[]){5}, train);
 }
 
 static void remove_small(const char *dir)
 {
-	const char *files[8] = { "x_indptr.npy", "x_indices.npy", "x_data.npy", "x_shape.npy",
-				 "y.npy",	 "edge_index.npy", "train_mask.npy", "class_names.txt" };
+	const char *files[8] = {"x_indptr.npy", "x_indices.npy",  "x_data.npy",	    "x_shape.npy",
+				"y.npy",	"edge_index.npy", "train_mask.npy", "class_names.txt"};
 	char path[256];
 	for (int i = 0; i < 8; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
@@ -189,7 +192,7 @@ static void test_small_folder(void)
 	TU_CHECK(g.n_nodes == 5 && g.n_features == 3 && g.n_classes == 3 && strcmp(g.class_names[1], "1") == 0);
 	TU_CHECK(g.y[1] == -1 && g.y[2] == 2);
 	/* Input: 1-0 0-1 2-1 1-2 0-1 3-1 3-3 1-3; the repeat of 0-1 and the self loop 3-3 go. */
-	const int32_t src[6] = { 0, 1, 1, 1, 2, 3 }, dst[6] = { 1, 0, 2, 3, 1, 1 };
+	const int32_t src[6] = {0, 1, 1, 1, 2, 3}, dst[6] = {1, 0, 2, 3, 1, 1};
 	TU_CHECK_MSG(g.n_edges == 6 && g.n_dropped_edges == 2, "%lld edges, %lld dropped", (long long)g.n_edges,
 		     (long long)g.n_dropped_edges);
 	TU_CHECK(memcmp(g.edge_src, src, sizeof src) == 0 && memcmp(g.edge_dst, dst, sizeof dst) == 0);
@@ -207,9 +210,10 @@ static void test_small_folder(void)
 	sup_csr_buf_view(&a, &view);
 	struct sup_ctx c;
 	tu_ctx(&c, 1);
-	struct sup_tensor *ones = sup_tensor_full(&c, SUP_F32, 2, (int64_t[]){ 5, 1 }, 1.0);
+	struct sup_tensor *ones = sup_tensor_full(&c, SUP_F32, 2, (int64_t[]){5, 1}, 1.0);
 	struct sup_tensor *r = sup_spmm(&c, &view, ones);
-	TU_CHECK(r && fabs(sup_tensor_get(r, 4) - 1.0) < 1e-6 && fabs(sup_tensor_get(r, 0) - (0.5 + 1 / sqrt(8.0))) < 1e-6);
+	TU_CHECK(r && fabs(sup_tensor_get(r, 4) - 1.0) < 1e-6 &&
+		 fabs(sup_tensor_get(r, 0) - (0.5 + 1 / sqrt(8.0))) < 1e-6);
 	sup_ctx_deinit(&c);
 	sup_csr_buf_free(&a);
 	sup_graph_free(&g);
@@ -248,18 +252,18 @@ static void test_corrupt(void)
 	snprintf(path, sizeof path, "%s/x_data.npy", dir);
 	remove(path);
 	expect_error(dir, SUP_ERR_NOT_FOUND, "x_data.npy");
-	save(dir, "x_data.npy", SUP_F32, 1, (int64_t[]){ 5 }, (float[5]){ 0 });
+	save(dir, "x_data.npy", SUP_F32, 1, (int64_t[]){5}, (float[5]){0});
 	expect_error(dir, SUP_ERR_SHAPE, "x_data.npy");
-	save(dir, "x_data.npy", SUP_I32, 1, (int64_t[]){ 6 }, (int32_t[6]){ 0 });
+	save(dir, "x_data.npy", SUP_I32, 1, (int64_t[]){6}, (int32_t[6]){0});
 	expect_error(dir, SUP_ERR_DTYPE, "x_data.npy");
-	save(dir, "x_data.npy", SUP_F32, 1, (int64_t[]){ 6 }, (float[6]){ 0 });
-	save(dir, "x_indices.npy", SUP_I32, 1, (int64_t[]){ 6 }, (int32_t[6]){ 0, 1, 2, 3, 0, 0 });
+	save(dir, "x_data.npy", SUP_F32, 1, (int64_t[]){6}, (float[6]){0});
+	save(dir, "x_indices.npy", SUP_I32, 1, (int64_t[]){6}, (int32_t[6]){0, 1, 2, 3, 0, 0});
 	expect_error(dir, SUP_ERR_FORMAT, "x_indices.npy");
-	save(dir, "x_indices.npy", SUP_I32, 1, (int64_t[]){ 6 }, (int32_t[6]){ 0 });
-	save(dir, "x_indptr.npy", SUP_I64, 1, (int64_t[]){ 6 }, (int64_t[6]){ 0, 3, 2, 4, 5, 6 });
+	save(dir, "x_indices.npy", SUP_I32, 1, (int64_t[]){6}, (int32_t[6]){0});
+	save(dir, "x_indptr.npy", SUP_I64, 1, (int64_t[]){6}, (int64_t[6]){0, 3, 2, 4, 5, 6});
 	expect_error(dir, SUP_ERR_FORMAT, "x_indptr.npy");
-	save(dir, "x_indptr.npy", SUP_I64, 1, (int64_t[]){ 6 }, (int64_t[6]){ 0, 2, 3, 3, 5, 6 });
-	save(dir, "y.npy", SUP_I32, 1, (int64_t[]){ 5 }, (int32_t[5]){ 0, -2, 0, 0, 0 });
+	save(dir, "x_indptr.npy", SUP_I64, 1, (int64_t[]){6}, (int64_t[6]){0, 2, 3, 3, 5, 6});
+	save(dir, "y.npy", SUP_I32, 1, (int64_t[]){5}, (int32_t[5]){0, -2, 0, 0, 0});
 	expect_error(dir, SUP_ERR_FORMAT, "y.npy");
 	remove_small(dir);
 	expect_error(dir, SUP_ERR_NOT_FOUND, dir);
@@ -289,19 +293,23 @@ static void test_linqs_small(void)
 	f = fopen(path, "w");
 	fputs("p1\tp2\np2\n", f);
 	fclose(f);
-	TU_CHECK(sup_graph_load_linqs(&g, dir, "toy", &al, err, sizeof err) == SUP_ERR_FORMAT && strstr(err, "toy.cites:2"));
+	TU_CHECK(sup_graph_load_linqs(&g, dir, "toy", &al, err, sizeof err) == SUP_ERR_FORMAT &&
+		 strstr(err, "toy.cites:2"));
 	remove(path);
 	snprintf(path, sizeof path, "%s/toy.content", dir);
 	f = fopen(path, "w");
 	fputs("p1\t0\t1\tzeta\np2\t0\tx\n", f);
 	fclose(f);
-	TU_CHECK(sup_graph_load_linqs(&g, dir, "toy", &al, err, sizeof err) == SUP_ERR_FORMAT && strstr(err, "toy.content:2"));
+	TU_CHECK(sup_graph_load_linqs(&g, dir, "toy", &al, err, sizeof err) == SUP_ERR_FORMAT &&
+		 strstr(err, "toy.content:2"));
 	f = fopen(path, "w");
 	fputs("p1\t0\t1\tzeta\np1\t0\t1\tzeta\n", f);
 	fclose(f);
-	TU_CHECK(sup_graph_load_linqs(&g, dir, "toy", &al, err, sizeof err) == SUP_ERR_FORMAT && strstr(err, "repeats"));
+	TU_CHECK(sup_graph_load_linqs(&g, dir, "toy", &al, err, sizeof err) == SUP_ERR_FORMAT &&
+		 strstr(err, "repeats"));
 	remove(path);
-	TU_CHECK(sup_graph_load_linqs(&g, dir, "toy", &al, err, sizeof err) == SUP_ERR_NOT_FOUND && strstr(err, "toy.content"));
+	TU_CHECK(sup_graph_load_linqs(&g, dir, "toy", &al, err, sizeof err) == SUP_ERR_NOT_FOUND &&
+		 strstr(err, "toy.content"));
 	rmdir(dir);
 }
 
@@ -408,9 +416,9 @@ static void test_rwr(const struct sup_graph *g)
 static void test_negatives_small(void)
 {
 	/* Path 0-1-2-3: 6 pairs, 3 edges, so 3 non-edges. */
-	struct sup_graph g = { .alloc = sup_allocator_default(), .n_nodes = 4, .n_edges = 6 };
-	int32_t src[6] = { 0, 1, 1, 2, 2, 3 }, dst[6] = { 1, 0, 2, 1, 3, 2 };
-	int64_t indptr[5] = { 0, 1, 3, 5, 6 };
+	struct sup_graph g = {.alloc = sup_allocator_default(), .n_nodes = 4, .n_edges = 6};
+	int32_t src[6] = {0, 1, 1, 2, 2, 3}, dst[6] = {1, 0, 2, 1, 3, 2};
+	int64_t indptr[5] = {0, 1, 3, 5, 6};
 	g.edge_src = src, g.edge_dst = dst, g.adj_indptr = indptr;
 	int32_t s[4], d[4];
 	char err[256];
@@ -442,14 +450,15 @@ static void test_split(const struct sup_graph *g)
 		else
 			bad += !is_edge(g, v, u);
 	}
-	const int32_t *ps[2] = { sp.val_src, sp.test_src }, *pd[2] = { sp.val_dst, sp.test_dst };
-	const int32_t *ns[2] = { sp.val_neg_src, sp.test_neg_src }, *nd[2] = { sp.val_neg_dst, sp.test_neg_dst };
-	int64_t cnt[2] = { sp.n_val, sp.n_test };
+	const int32_t *ps[2] = {sp.val_src, sp.test_src}, *pd[2] = {sp.val_dst, sp.test_dst};
+	const int32_t *ns[2] = {sp.val_neg_src, sp.test_neg_src}, *nd[2] = {sp.val_neg_dst, sp.test_neg_dst};
+	int64_t cnt[2] = {sp.n_val, sp.n_test};
 	for (int k = 0; k < 2; k++)
 		for (int64_t i = 0; i < cnt[k]; i++) {
 			bad += ps[k][i] >= pd[k][i] || !is_edge(g, ps[k][i], pd[k][i]);
 			part[ps[k][i] * N + pd[k][i]] += 1;
-			bad += ns[k][i] >= nd[k][i] || is_edge(g, ns[k][i], nd[k][i]) || part[ns[k][i] * N + nd[k][i]] != 0;
+			bad += ns[k][i] >= nd[k][i] || is_edge(g, ns[k][i], nd[k][i]) ||
+			       part[ns[k][i] * N + nd[k][i]] != 0;
 			part[ns[k][i] * N + nd[k][i]] = 2; /* negatives distinct across val and test */
 		}
 	int64_t ones = 0;
@@ -468,7 +477,8 @@ static void test_split(const struct sup_graph *g)
 	/* The training adjacency normalises like any edge list. */
 	struct sup_csr_buf a;
 	struct sup_allocator al = sup_allocator_default();
-	TU_CHECK(sup_norm_adj_from_edges(&a, N, sp.train_src, sp.train_dst, sp.n_train, &al, err, sizeof err) == SUP_OK);
+	TU_CHECK(sup_norm_adj_from_edges(&a, N, sp.train_src, sp.train_dst, sp.n_train, &al, err, sizeof err) ==
+		 SUP_OK);
 	TU_CHECK(a.nnz == sp.n_train + N);
 	sup_csr_buf_free(&a);
 	sup_edge_split_free(&sp);

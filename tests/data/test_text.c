@@ -66,11 +66,12 @@ static void test_small_fortunes(void)
 	/* "y\ny" and "y  y" are the same text after white-space normalisation. */
 	TU_CHECK(sup_text_corpus_distinct(&d, &c, err, sizeof err) == SUP_OK);
 	TU_CHECK(d.n_texts == 3 && text_is(&d, 1, "y\ny") && d.label[0] == 0 && d.label[1] == -1 && d.label[2] == 1);
-	const char *names[2] = { "beta", "alpha" };
+	const char *names[2] = {"beta", "alpha"};
 	TU_CHECK(sup_text_corpus_select(&s, &c, names, 2, err, sizeof err) == SUP_OK);
-	TU_CHECK(s.n_texts == 2 && text_is(&s, 0, "x") && s.label[0] == 1 && text_is(&s, 1, "z\nzz") && s.label[1] == 0);
+	TU_CHECK(s.n_texts == 2 && text_is(&s, 0, "x") && s.label[0] == 1 && text_is(&s, 1, "z\nzz") &&
+		 s.label[1] == 0);
 	TU_CHECK(strcmp(s.class_names[0], "beta") == 0);
-	const char *bad[1] = { "gamma" };
+	const char *bad[1] = {"gamma"};
 	sup_text_corpus_free(&s);
 	TU_CHECK(sup_text_corpus_select(&s, &c, bad, 1, err, sizeof err) == SUP_ERR_NOT_FOUND && strstr(err, "gamma"));
 	sup_text_corpus_free(&c);
@@ -110,7 +111,8 @@ static void test_split(const struct sup_text_corpus *f8)
 	TU_CHECK(tr.n_texts + te.n_texts == f8->n_texts);
 	for (int k = 0; k < SUP_FORTUNE8_CLASSES; k++) {
 		int n = count_label(f8, k), nt = count_label(&te, k);
-		TU_CHECK_MSG(nt == (int)((0.2 * n) + 0.5) && count_label(&tr, k) == n - nt, "class %d: %d of %d", k, nt, n);
+		TU_CHECK_MSG(nt == (int)((0.2 * n) + 0.5) && count_label(&tr, k) == n - nt, "class %d: %d of %d", k, nt,
+			     n);
 	}
 	/* Disjoint: fortune-8 texts are distinct, so train and test together hold every text once. */
 	int64_t bytes = tr.offset[tr.n_texts] + te.offset[te.n_texts];
@@ -140,8 +142,8 @@ static void test_debian_fortunes(void)
 	TU_CHECK(sup_text_corpus_load_fortunes(&all, SUP_FORTUNES_DIR, &al, err, sizeof err) == SUP_OK);
 	TU_CHECK_MSG(all.n_classes == 43 && all.n_texts == 15217, "%d classes, %lld entries", all.n_classes,
 		     (long long)all.n_texts);
-	const char *names[6] = { "art", "computers", "pratchett", "zippy", "riddles", "tao" };
-	const int want[6] = { 465, 1051, 2, 548, 128, 82 };
+	const char *names[6] = {"art", "computers", "pratchett", "zippy", "riddles", "tao"};
+	const int want[6] = {465, 1051, 2, 548, 128, 82};
 	for (int j = 0; j < 6; j++)
 		TU_CHECK_MSG(count_label(&all, class_id(&all, names[j])) == want[j], "%s: %d", names[j],
 			     count_label(&all, class_id(&all, names[j])));
@@ -154,7 +156,7 @@ static void test_debian_fortunes(void)
 	sup_text_corpus_free(&tr);
 	sup_text_corpus_free(&te);
 	TU_CHECK(sup_fortune8_load(&f8, SUP_FORTUNES_DIR, &al, err, sizeof err) == SUP_OK);
-	const int want8[8] = { 463, 1035, 1194, 1234, 692, 618, 701, 624 };
+	const int want8[8] = {463, 1035, 1194, 1234, 692, 618, 701, 624};
 	for (int k = 0; k < 8; k++)
 		TU_CHECK_MSG(count_label(&f8, k) == want8[k], "fortune-8 class %d (%s): %d", k, f8.class_names[k],
 			     count_label(&f8, k));
@@ -170,25 +172,25 @@ static void test_debian_fortunes(void)
 static void test_pack(void)
 {
 	struct sup_allocator al = sup_allocator_default();
-	const int32_t tok[7] = { 1, 2, 3, 4, 5, 6, 7 };
-	const int64_t off[4] = { 0, 3, 3, 7 }; /* docs: [1 2 3], [], [4 5 6 7] */
+	const int32_t tok[7] = {1, 2, 3, 4, 5, 6, 7};
+	const int64_t off[4] = {0, 3, 3, 7}; /* docs: [1 2 3], [], [4 5 6 7] */
 	struct sup_tensor ids, mask;
 	char err[128];
-	struct sup_pack_opts o = { .seq_len = 4, .per_document = false, .add_sep = true };
+	struct sup_pack_opts o = {.seq_len = 4, .per_document = false, .add_sep = true};
 	TU_CHECK(sup_text_pack(&ids, &mask, tok, off, 3, &o, &al, err, sizeof err) == SUP_OK);
 	/* 1 2 3 S S 4 5 6 7 S -> 3 rows of 4 */
-	const int32_t want[12] = { 1, 2, 3, SUP_TOK_SEP, SUP_TOK_SEP, 4, 5, 6, 7, SUP_TOK_SEP, SUP_TOK_PAD, SUP_TOK_PAD };
+	const int32_t want[12] = {1, 2, 3, SUP_TOK_SEP, SUP_TOK_SEP, 4, 5, 6, 7, SUP_TOK_SEP, SUP_TOK_PAD, SUP_TOK_PAD};
 	TU_CHECK(ids.shape[0] == 3 && ids.shape[1] == 4 && ids.dtype == SUP_I32 && mask.dtype == SUP_U8);
 	TU_CHECK(memcmp(ids.data, want, sizeof want) == 0);
 	TU_CHECK(((uint8_t *)mask.data)[9] == 1 && ((uint8_t *)mask.data)[10] == 0);
 	sup_free(&al, ids.data);
 	sup_free(&al, mask.data);
-	o = (struct sup_pack_opts){ .seq_len = 4, .per_document = true, .add_cls = true, .add_sep = true };
+	o = (struct sup_pack_opts){.seq_len = 4, .per_document = true, .add_cls = true, .add_sep = true};
 	TU_CHECK(sup_text_pack(&ids, &mask, tok, off, 3, &o, &al, err, sizeof err) == SUP_OK);
-	const int32_t want2[12] = { SUP_TOK_CLS, 1, 2, SUP_TOK_SEP, SUP_TOK_CLS, SUP_TOK_SEP, SUP_TOK_PAD, SUP_TOK_PAD,
-				    SUP_TOK_CLS, 4, 5, SUP_TOK_SEP };
+	const int32_t want2[12] = {SUP_TOK_CLS, 1,	     2,		  SUP_TOK_SEP, SUP_TOK_CLS, SUP_TOK_SEP,
+				   SUP_TOK_PAD, SUP_TOK_PAD, SUP_TOK_CLS, 4,	       5,	    SUP_TOK_SEP};
 	TU_CHECK(ids.shape[0] == 3 && memcmp(ids.data, want2, sizeof want2) == 0);
-	const uint8_t mwant[12] = { 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1 };
+	const uint8_t mwant[12] = {1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1};
 	TU_CHECK(memcmp(mask.data, mwant, sizeof mwant) == 0);
 	sup_free(&al, ids.data);
 	sup_free(&al, mask.data);
@@ -209,7 +211,11 @@ static void test_mlm(void)
 		int64_t n_el = 0;
 		for (int64_t j = 0; j < MLM_T; j++) {
 			int32_t t = (int32_t)sup_rng_below(&r, (uint64_t)(V - 4));
-			ids[j] = j == 0 ? SUP_TOK_CLS : j == len - 1 ? SUP_TOK_SEP : j >= len ? SUP_TOK_PAD : t < 256 ? t : t + 4;
+			ids[j] = j == 0		? SUP_TOK_CLS
+				 : j == len - 1 ? SUP_TOK_SEP
+				 : j >= len	? SUP_TOK_PAD
+				 : t < 256	? t
+						: t + 4;
 			n_el += !sup_token_is_special(ids[j]);
 		}
 		int64_t k = sup_mlm_mask(&o, 0, s, ids, MLM_T, out, lab);
@@ -240,21 +246,22 @@ static void test_mlm(void)
 			bad += memcmp(lab2, lab, sizeof lab) == 0; /* another epoch, other positions */
 		}
 	}
-	TU_CHECK_MSG(bad == 0 && rounding == 0, "%lld bad positions, %lld rounding", (long long)bad, (long long)rounding);
+	TU_CHECK_MSG(bad == 0 && rounding == 0, "%lld bad positions, %lld rounding", (long long)bad,
+		     (long long)rounding);
 	double f = (double)chosen / (double)eligible;
 	TU_CHECK_NEAR(f, 0.15, 0.005);
 	TU_CHECK_NEAR((double)n_mask / (double)chosen, 0.8, 0.01);
 	TU_CHECK_NEAR((double)n_rand / (double)chosen, 0.1, 0.01);
 	TU_CHECK_NEAR((double)n_same / (double)chosen, 0.1, 0.01);
 	/* Only special tokens: nothing is chosen. */
-	int32_t sp[4] = { SUP_TOK_CLS, SUP_TOK_SEP, SUP_TOK_PAD, SUP_TOK_MASK };
+	int32_t sp[4] = {SUP_TOK_CLS, SUP_TOK_SEP, SUP_TOK_PAD, SUP_TOK_MASK};
 	TU_CHECK(sup_mlm_mask(&o, 0, 0, sp, 4, out, lab) == 0 && lab[0] == -100 && out[1] == SUP_TOK_SEP);
 }
 
 static void test_pairs(void)
 {
 	/* 3 documents: segments 0-3, 4, 5-6. Pairs exist for a = 0, 1, 2, 5. */
-	const int64_t doc[7] = { 0, 0, 0, 0, 1, 2, 2 };
+	const int64_t doc[7] = {0, 0, 0, 0, 1, 2, 2};
 	struct sup_seg_pair p[7];
 	int64_t n = sup_nsp_pairs(p, doc, 7, false, 1, 0);
 	TU_CHECK(n == 4 && p[0].first == 0 && p[3].first == 5);
@@ -281,25 +288,26 @@ static void test_pairs(void)
 	TU_CHECK(bad == 0 && total == 20 * 300);
 	TU_CHECK_NEAR((double)next / (double)total, 0.5, 0.03);
 	/* One document: the random segment is any other than the true next one. */
-	const int64_t one[3] = { 0, 0, 0 };
+	const int64_t one[3] = {0, 0, 0};
 	for (uint64_t ep = 0; ep < 30; ep++) {
 		n = sup_nsp_pairs(p, one, 3, false, 2, ep);
 		for (int64_t i = 0; i < n; i++)
 			TU_CHECK(p[i].label == 0 || p[i].second != p[i].first + 1);
 	}
 	/* [CLS] A [SEP] B [SEP] with truncation of the longer side. */
-	const int32_t tok[9] = { 10, 11, 12, 13, 14, 20, 21, 30, 31 };
-	const int64_t seg_off[4] = { 0, 5, 7, 9 };
-	struct sup_seg_pair pr = { 0, 1, 0 };
+	const int32_t tok[9] = {10, 11, 12, 13, 14, 20, 21, 30, 31};
+	const int64_t seg_off[4] = {0, 5, 7, 9};
+	struct sup_seg_pair pr = {0, 1, 0};
 	int32_t ids[8], ty[8];
 	uint8_t mk[8];
 	TU_CHECK(sup_pair_encode(ids, ty, mk, 8, tok, seg_off, &pr) == SUP_OK);
-	const int32_t want[8] = { SUP_TOK_CLS, 10, 11, 12, SUP_TOK_SEP, 20, 21, SUP_TOK_SEP };
-	const int32_t want_ty[8] = { 0, 0, 0, 0, 0, 1, 1, 1 };
+	const int32_t want[8] = {SUP_TOK_CLS, 10, 11, 12, SUP_TOK_SEP, 20, 21, SUP_TOK_SEP};
+	const int32_t want_ty[8] = {0, 0, 0, 0, 0, 1, 1, 1};
 	TU_CHECK(memcmp(ids, want, sizeof want) == 0 && memcmp(ty, want_ty, sizeof want_ty) == 0 && mk[7] == 1);
-	pr = (struct sup_seg_pair){ 2, 1, 1 };
+	pr = (struct sup_seg_pair){2, 1, 1};
 	TU_CHECK(sup_pair_encode(ids, ty, mk, 8, tok, seg_off, &pr) == SUP_OK);
-	TU_CHECK(ids[1] == 30 && ids[4] == 20 && ids[6] == SUP_TOK_SEP && ids[7] == SUP_TOK_PAD && mk[7] == 0 && mk[6] == 1);
+	TU_CHECK(ids[1] == 30 && ids[4] == 20 && ids[6] == SUP_TOK_SEP && ids[7] == SUP_TOK_PAD && mk[7] == 0 &&
+		 mk[6] == 1);
 	TU_CHECK(sup_pair_encode(ids, ty, mk, 4, tok, seg_off, &pr) == SUP_ERR_ARG);
 }
 
@@ -311,7 +319,7 @@ static void test_plm(void)
 	sup_plm_order(order, T, 6, 5, 0, 3);
 	sup_plm_order(order2, T, 6, 5, 0, 3);
 	TU_CHECK(memcmp(order, order2, sizeof order) == 0);
-	int seen[T] = { 0 };
+	int seen[T] = {0};
 	for (int k = 0; k < T; k++)
 		seen[order[k]]++;
 	bool perm = order[6] == 6 && order[7] == 7;

@@ -62,16 +62,16 @@ static void test_bytes(void)
 	TU_CHECK(sup_tokenizer_init_bytes(&t, &al) == SUP_OK);
 	TU_CHECK(t.vocab_size == 260 && SUP_TOK_PAD == 256 && SUP_TOK_MASK == 257 && SUP_TOK_CLS == 258 &&
 		 SUP_TOK_SEP == 259);
-	const unsigned char s[6] = { 0, 0xff, 0xc3, 0x28, 'a', 0x80 }; /* 0xc3 0x28: invalid UTF-8 */
+	const unsigned char s[6] = {0, 0xff, 0xc3, 0x28, 'a', 0x80}; /* 0xc3 0x28: invalid UTF-8 */
 	int32_t ids[6];
 	TU_CHECK(sup_tokenizer_encode(&t, s, 6, ids) == 6 && ids[0] == 0 && ids[1] == 255 && ids[5] == 0x80);
 	TU_CHECK(round_trip_failures(&t, 1, 400) == 0);
 	char out[32];
-	const int32_t sp[3] = { 'x', SUP_TOK_MASK, SUP_TOK_SEP };
+	const int32_t sp[3] = {'x', SUP_TOK_MASK, SUP_TOK_SEP};
 	int64_t n = sup_tokenizer_decode(&t, sp, 3, out, sizeof out);
 	TU_CHECK(n == 12 && memcmp(out, "x[MASK][SEP]", 12) == 0);
 	TU_CHECK(sup_tokenizer_decode(&t, sp, 3, out, 3) == 12 && memcmp(out, "x[M", 3) == 0);
-	const int32_t badid[1] = { 260 };
+	const int32_t badid[1] = {260};
 	TU_CHECK(sup_tokenizer_decode(&t, badid, 1, out, sizeof out) == -1);
 	sup_tokenizer_free(&t);
 }
@@ -84,14 +84,14 @@ static void test_bpe_by_hand(void)
 	struct sup_tokenizer t;
 	/* Chunks "ab", " ab", " ab", "abc": (a,b) occurs 4 times, then (' ', ab) twice, then
 	 * (ab, c) only once, so training stops after two merges however large the vocabulary. */
-	const char *texts[2] = { "ab ab ab", "abc" };
+	const char *texts[2] = {"ab ab ab", "abc"};
 	corpus_of(&c, texts, 2);
 	TU_CHECK(sup_tokenizer_train_bpe(&t, &c, 300, &al, err, sizeof err) == SUP_OK);
 	TU_CHECK_MSG(t.n_merges == 2 && t.vocab_size == 262, "%d merges", (int)t.n_merges);
 	TU_CHECK(t.merges[0][0] == 'a' && t.merges[0][1] == 'b' && t.merges[1][0] == ' ' && t.merges[1][1] == 260);
 	int32_t ids[16];
-	TU_CHECK(sup_tokenizer_encode(&t, "ab ab abc", 9, ids) == 4 && ids[0] == 260 && ids[1] == 261 && ids[2] == 261 &&
-		 ids[3] == 'c');
+	TU_CHECK(sup_tokenizer_encode(&t, "ab ab abc", 9, ids) == 4 && ids[0] == 260 && ids[1] == 261 &&
+		 ids[2] == 261 && ids[3] == 'c');
 	int64_t len;
 	const unsigned char *b = sup_tokenizer_token(&t, 261, &len);
 	TU_CHECK(len == 3 && memcmp(b, " ab", 3) == 0);
@@ -99,12 +99,21 @@ static void test_bpe_by_hand(void)
 	sup_text_corpus_free(&c);
 	/* A tie: (x,y) and (z,w) both occur twice; the smaller left id wins ('x' < 'z'), even though
 	 * (z,w) comes first in the corpus. */
-	const char *tie[4] = { "zw", "xy", "zw", "xy" };
+	const char *tie[4] = {"zw", "xy", "zw", "xy"};
 	corpus_of(&c, tie, 4);
 	TU_CHECK(sup_tokenizer_train_bpe(&t, &c, 261, &al, err, sizeof err) == SUP_OK);
 	TU_CHECK(t.n_merges == 1 && t.merges[0][0] == 'x' && t.merges[0][1] == 'y');
 	sup_tokenizer_free(&t);
 	TU_CHECK(sup_tokenizer_train_bpe(&t, &c, 100, &al, err, sizeof err) == SUP_ERR_ARG);
+	sup_text_corpus_free(&c);
+	/* Chunk rules: merges never cross a chunk ("a" | "." is a boundary), and a run of spaces
+	 * leaves its last space to the next word ("x" | " " | " y"), so (' ', 'y') is the pair seen
+	 * twice, not (' ', ' '). */
+	const char *chunks[3] = {"a.a.", "x  y", "x  y"};
+	corpus_of(&c, chunks, 3);
+	TU_CHECK(sup_tokenizer_train_bpe(&t, &c, 270, &al, err, sizeof err) == SUP_OK);
+	TU_CHECK_MSG(t.n_merges == 1 && t.merges[0][0] == ' ' && t.merges[0][1] == 'y', "%d merges", (int)t.n_merges);
+	sup_tokenizer_free(&t);
 	sup_text_corpus_free(&c);
 }
 
@@ -126,13 +135,14 @@ static void test_save_load(const struct sup_tokenizer *t)
 	TU_CHECK(round_trip_failures(&u, 5, 100) == 0);
 	int32_t a[64], b[64];
 	const char *s = "The quick brown fox; 1234 jumps.";
-	int64_t na = sup_tokenizer_encode(t, s, (int64_t)strlen(s), a), nb = sup_tokenizer_encode(&u, s, (int64_t)strlen(s), b);
+	int64_t na = sup_tokenizer_encode(t, s, (int64_t)strlen(s), a),
+		nb = sup_tokenizer_encode(&u, s, (int64_t)strlen(s), b);
 	TU_CHECK(na == nb && memcmp(a, b, (size_t)na * sizeof *a) == 0);
 	sup_tokenizer_free(&u);
 	/* Malformed files: each error names the file and the line. */
-	const char *bad[5] = { "bpe 1 0\n", "selfsup-bpe 1 2\n97 98\n97 262\n", "selfsup-bpe 1 1\n97 257\n",
-			       "selfsup-bpe 1 1\n97 98\n99 100\n", "selfsup-bpe 1 3\n97 98\n" };
-	const char *where[5] = { ":1:", ":3:", ":2:", ":3:", ":3:" };
+	const char *bad[5] = {"bpe 1 0\n", "selfsup-bpe 1 2\n97 98\n97 262\n", "selfsup-bpe 1 1\n97 257\n",
+			      "selfsup-bpe 1 1\n97 98\n99 100\n", "selfsup-bpe 1 3\n97 98\n"};
+	const char *where[5] = {":1:", ":3:", ":2:", ":3:", ":3:"};
 	for (int k = 0; k < 5; k++) {
 		write_text(path, bad[k]);
 		enum sup_status st = sup_tokenizer_load(&u, path, &al, err, sizeof err);
@@ -161,8 +171,8 @@ static void test_bpe_trained(void)
 		sup_text_corpus_free(&rest);
 	} else {
 		printf("fortunes not installed: training BPE on a synthetic corpus\n");
-		const char *texts[4] = { "the cat sat on the mat", "the dog ate the cat food",
-					 "a cat and a dog and a mat", "on the mat the cat sat" };
+		const char *texts[4] = {"the cat sat on the mat", "the dog ate the cat food",
+					"a cat and a dog and a mat", "on the mat the cat sat"};
 		corpus_of(&c, texts, 4);
 	}
 	struct sup_tokenizer t, t2;
@@ -189,8 +199,8 @@ static void test_bpe_trained(void)
 	TU_CHECK(bad == 0);
 	double ratio = (double)bytes / (double)off[c.n_texts];
 	printf("bpe: %d merges trained on %lld texts (%lld bytes) in %.2f s; %.2f bytes/token\n", (int)t.n_merges,
-	       (long long)c.n_texts, (long long)bytes, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
-	       ratio);
+	       (long long)c.n_texts, (long long)bytes,
+	       (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), ratio);
 	TU_CHECK(!fortunes || ratio > 2.0); /* English text: about 2.3 with 500 merges */
 	test_save_load(&t);
 	sup_free(&al, ids);
