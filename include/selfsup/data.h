@@ -175,9 +175,9 @@ enum sup_status sup_tokenizer_encode_corpus(const struct sup_tokenizer *t, const
 /* ---- pretext tasks on token streams (text_tasks.c) ---- */
 
 /* Fixed-length packing into ids [N, T] (i32) and attention mask [N, T] (u8, 1 = real token),
- * padding with SUP_TOK_PAD / 0. per_document false (GPT-style; add_cls unused): the documents are concatenated,
- * each followed by SUP_TOK_SEP when add_sep, and cut into consecutive rows of T tokens; only the
- * last row is padded. per_document true (BERT-style): one row per document, [CLS] first when
+ * padding with SUP_TOK_PAD / 0. per_document false (GPT-style; add_cls unused): the documents
+ * are concatenated, each followed by SUP_TOK_SEP when add_sep, and cut into consecutive rows of
+ * T tokens; only the last row is padded. per_document true (BERT-style): one row per document, [CLS] first when
  * add_cls, truncated to leave room for a final [SEP] when add_sep, then padded. Both tensors are
  * one block each from alloc (sup_free their data). SUP_ERR_ARG for T < 1 or T too small for the
  * special tokens asked for. */
@@ -349,12 +349,15 @@ int64_t sup_graph_drop_nodes(const struct sup_graph *g, double p, uint64_t key, 
 int64_t sup_graph_rwr(const struct sup_graph *g, int64_t start, double restart, int64_t max_nodes, int64_t max_steps,
 		      uint64_t key, int64_t *nodes_out);
 /* Edges of g among nodes[0..n) renumbered 0..n-1 by position in nodes (the induced subgraph),
- * sorted by (src, dst). Room for g->n_edges. Returns the count. scratch: n_nodes int64. */
+ * sorted by (src, dst). Room for g->n_edges. Returns the count. scratch: g->n_nodes int64, all
+ * -1 on entry and left so (set it once, reuse it for every subgraph: the call costs O(edges of
+ * the subgraph), not O(N)). */
 int64_t sup_graph_induced_edges(const struct sup_graph *g, const int64_t *nodes, int64_t n, int64_t *scratch,
 				int32_t *src_out, int32_t *dst_out);
 
 /* n distinct negative pairs, uniform over unordered node pairs {u, v} with u != v that are not
- * edges of g (either direction), written with src < dst. SUP_ERR_ARG when fewer than n such pairs exist. */
+ * edges of g (either direction), written with src < dst; fixed by key. SUP_ERR_ARG when fewer
+ * than n such pairs exist. */
 enum sup_status sup_graph_sample_negatives(const struct sup_graph *g, int64_t n, uint64_t key, int32_t *src_out,
 					   int32_t *dst_out, char *err, size_t err_size);
 

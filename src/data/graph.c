@@ -418,6 +418,10 @@ static bool parse_value(const char *buf, int64_t fs, int64_t fe, float *v)
 {
 	char tmp[64];
 	size_t n = (size_t)(fe - fs);
+	if (n == 1 && (buf[fs] == '0' || buf[fs] == '1')) { /* bag-of-words files are mostly these */
+		*v = (float)(buf[fs] - '0');
+		return true;
+	}
 	if (n == 0 || n >= sizeof tmp)
 		return false;
 	memcpy(tmp, buf + fs, n);

@@ -156,8 +156,8 @@ static int64_t count_edge_pairs(const struct sup_graph *g)
 	return m;
 }
 
-/* Small graphs: list every non-edge pair and take a seeded partial shuffle (exact, however
- * dense the graph). */
+/* Small or dense requests: list every non-edge pair and take a seeded partial shuffle (exact,
+ * however dense the graph). */
 #define NEG_ENUMERATE_LIMIT ((int64_t)1 << 22)
 
 static enum sup_status negatives_enumerate(const struct sup_graph *g, int64_t n, uint64_t key, int32_t *src,
@@ -191,10 +191,12 @@ enum sup_status sup_graph_sample_negatives(const struct sup_graph *g, int64_t n,
 		return fail(err, err_size, SUP_ERR_ARG,
 			    "negative sampling: %lld pairs asked, the graph has %lld non-edges", (long long)n,
 			    (long long)available);
-	if (N * (N - 1) / 2 <= NEG_ENUMERATE_LIMIT)
+	int64_t total = N * (N - 1) / 2;
+	if (total <= NEG_ENUMERATE_LIMIT && (total <= 65536 || 4 * (n + total - available) > total))
 		return negatives_enumerate(g, n, key, src_out, dst_out, err, err_size);
-	/* Large graphs: rejection sampling of uniform pairs. Real graphs this large are sparse, so
-	 * almost every draw is a non-edge; the loop slows down only when n nears `available`. */
+	/* Otherwise rejection sampling of uniform pairs: edges plus negatives taken so far are at
+	 * most a quarter of all pairs (or the graph is too large to list and, being real, sparse),
+	 * so most draws are accepted. */
 	struct dh_map seen;
 	if (!dh_init(&seen, &g->alloc, (size_t)n))
 		return fail(err, err_size, SUP_ERR_NOMEM, "negative sampling: out of memory");
