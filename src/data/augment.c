@@ -293,25 +293,33 @@ static void bilinear_src(int i, int n_in, int n_out, int *i0, int *i1, float *a)
 	*a = src - (float)lo;
 }
 
+/* Output columns are done in chunks whose source columns and weights are tabled once. */
+#define RESIZE_CHUNK 256
+
 void sup_image_resize_box(struct sup_image *out, const struct sup_image *in, int top, int left, int ch, int cw)
 {
 	SUP_ASSERT(top >= 0 && left >= 0 && ch >= 1 && cw >= 1 && top + ch <= in->h && left + cw <= in->w);
 	out->c = in->c;
 	const int oh = out->h, ow = out->w;
-	for (int y = 0; y < oh; y++) {
-		int y0, y1;
-		float ay;
-		bilinear_src(y, ch, oh, &y0, &y1, &ay);
-		for (int k = 0; k < in->c; k++) {
-			const float *r0 = in->data + ((size_t)k * in->h + top + y0) * in->w + left;
-			const float *r1 = in->data + ((size_t)k * in->h + top + y1) * in->w + left;
-			float *o = out->data + ((size_t)k * oh + y) * ow;
-			for (int x = 0; x < ow; x++) {
-				int x0, x1;
-				float ax;
-				bilinear_src(x, cw, ow, &x0, &x1, &ax);
-				float t = r0[x0] + ax * (r0[x1] - r0[x0]), b = r1[x0] + ax * (r1[x1] - r1[x0]);
-				o[x] = t + ay * (b - t);
+	int x0[RESIZE_CHUNK], x1[RESIZE_CHUNK];
+	float ax[RESIZE_CHUNK];
+	for (int xs = 0; xs < ow; xs += RESIZE_CHUNK) {
+		const int nx = ow - xs < RESIZE_CHUNK ? ow - xs : RESIZE_CHUNK;
+		for (int x = 0; x < nx; x++)
+			bilinear_src(xs + x, cw, ow, &x0[x], &x1[x], &ax[x]);
+		for (int y = 0; y < oh; y++) {
+			int y0, y1;
+			float ay;
+			bilinear_src(y, ch, oh, &y0, &y1, &ay);
+			for (int k = 0; k < in->c; k++) {
+				const float *r0 = in->data + ((size_t)k * in->h + top + y0) * in->w + left;
+				const float *r1 = in->data + ((size_t)k * in->h + top + y1) * in->w + left;
+				float *o = out->data + ((size_t)k * oh + y) * ow + xs;
+				for (int x = 0; x < nx; x++) {
+					float t = r0[x0[x]] + ax[x] * (r0[x1[x]] - r0[x0[x]]);
+					float b = r1[x0[x]] + ax[x] * (r1[x1[x]] - r1[x0[x]]);
+					o[x] = t + ay * (b - t);
+				}
 			}
 		}
 	}
@@ -375,6 +383,7 @@ void sup_image_blur(struct sup_image *img, float *tmp, int kernel, float sigma)
 void sup_image_solarize(struct sup_image *img, float threshold)
 {
 	const size_t n = (size_t)img->c * img->h * img->w;
+#pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		img->data[i] = img->data[i] >= threshold ? 1.0f - img->data[i] : img->data[i];
 }

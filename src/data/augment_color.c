@@ -44,6 +44,7 @@ void sup_aug_jitter_params(struct sup_rng *rng, const struct sup_aug_step *j, st
 static void brightness(struct sup_image *img, float f)
 {
 	const size_t n = (size_t)img->c * img->h * img->w;
+#pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		img->data[i] = clamp01(f * img->data[i]);
 }
@@ -60,6 +61,7 @@ static void contrast(struct sup_image *img, float f)
 			mean += img->data[i];
 	}
 	const float m = (float)(mean / (double)hw);
+#pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		img->data[i] = clamp01(f * img->data[i] + (1.0f - f) * m);
 }
@@ -70,6 +72,7 @@ static void saturation(struct sup_image *img, float f)
 		return;
 	const size_t hw = (size_t)img->h * img->w;
 	float *r = img->data, *g = r + hw, *b = g + hw;
+#pragma omp simd
 	for (size_t i = 0; i < hw; i++) {
 		float gray = LUMA_R * r[i] + LUMA_G * g[i] + LUMA_B * b[i];
 		r[i] = clamp01(f * r[i] + (1.0f - f) * gray);

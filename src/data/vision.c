@@ -242,6 +242,8 @@ void sup_image_set_stats(const struct sup_image_set *set, float *mean, float *st
 
 void sup_image_u8_to_float(float *dst, const uint8_t *src, int64_t n)
 {
+	/* Division (not a multiply by 1/255) so that values are the correctly rounded quotients. */
+#pragma omp simd
 	for (int64_t i = 0; i < n; i++)
 		dst[i] = (float)src[i] / 255.0f;
 }
