@@ -65,7 +65,7 @@ enum sup_status sup_image_set_load_stl10(struct sup_image_set *set, const char *
 /* ImageFolder (torchvision's layout): root/<class>/<file>.png|.jpg|.jpeg (case-insensitive);
  * classes are the sub-folders in strcmp order, labels their rank, files sorted likewise; other
  * files are skipped. Every image is converted to `channels` (1: luma 0.299R+0.587G+0.114B,
- * 3: RGB; alpha is dropped; 0: the first image's count, 1 or 3) and must be height x width
+ * 3: RGB; transparency is composited onto black; 0: the first image's count, 1 or 3) and must be height x width
  * (0, 0: the first image's size; otherwise a differing image is resized bilinearly).
  * set->class_names gets the folder names. Errors name the file: SUP_ERR_NOT_FOUND (no classes or
  * no images), SUP_ERR_FORMAT (corrupt/truncated PNG or JPEG, a size mismatch), SUP_ERR_IO. */

@@ -125,8 +125,8 @@ static enum sup_status decode_png(const char *path, struct decoded *d, const str
 	img.version = PNG_IMAGE_VERSION;
 	if (!png_image_begin_read_from_file(&img, path))
 		return failf(err, err_size, SUP_ERR_FORMAT, "%s: not a readable PNG (%s)", path, img.message);
-	/* Gray stays gray; anything with colour becomes RGB. Alpha is dropped (composited on black
-	 * by libpng, which is what dropping it means for premultiplied-free 8-bit data at alpha 255). */
+	/* Gray stays gray; anything with colour becomes RGB. Alpha is removed by compositing onto
+	 * black (without a background libpng would composite onto the buffer's old contents). */
 	d->c = (img.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
 	img.format = d->c == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
 	if (img.width == 0 || img.height == 0 || img.width > MAX_SIDE || img.height > MAX_SIDE) {
@@ -141,7 +141,8 @@ static enum sup_status decode_png(const char *path, struct decoded *d, const str
 		png_image_free(&img);
 		return failf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", path);
 	}
-	if (!png_image_finish_read(&img, NULL, d->px, 0, NULL)) {
+	const png_color black = { 0, 0, 0 };
+	if (!png_image_finish_read(&img, &black, d->px, 0, NULL)) {
 		sup_free(a, d->px);
 		d->px = NULL;
 		return failf(err, err_size, SUP_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", path, img.message);

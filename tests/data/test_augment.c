@@ -96,7 +96,10 @@ static void test_jitter(void)
 		for (int m = 0; m < 4; m++)
 			spread &= orders_seen[k][m] > n / 4 - 120 && orders_seen[k][m] < n / 4 + 120;
 	TU_CHECK(spread);
+}
 
+static void test_jitter_ops(void)
+{
 	/* Each adjustment by hand on one RGB pixel pair. */
 	float px[6] = { 0.5f, 0.2f, 0.4f, 0.4f, 0.1f, 0.6f }; /* [3, 1, 2] */
 	float v[6];
@@ -378,6 +381,7 @@ int main(void)
 	test_resize_and_crop_params();
 	test_flip_rate();
 	test_jitter();
+	test_jitter_ops();
 	test_pixel_ops();
 	test_lab();
 	test_jigsaw();
