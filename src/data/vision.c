@@ -162,6 +162,7 @@ enum sup_status sup_image_set_load_stl10(struct sup_image_set *set, const char *
 	if ((unsigned)split >= SUP_STL10_SPLIT_COUNT)
 		return failf(err, err_size, SUP_ERR_ARG, "STL-10: bad split %d", (int)split);
 	static const char *const names[] = { "train", "test", "unlabeled" };
+	_Static_assert(sizeof names / sizeof names[0] == SUP_STL10_SPLIT_COUNT, "one file prefix per split");
 	char xpath[4096], ypath[4096];
 	snprintf(xpath, sizeof xpath, "%s/%s_X.bin", dir, names[split]);
 	snprintf(ypath, sizeof ypath, "%s/%s_y.bin", dir, names[split]);
