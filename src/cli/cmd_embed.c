@@ -1,0 +1,159 @@
+/* `selfsup embed CHECKPOINT [data=...] out=FILE.npy [split=train|test] [batch_size=N]
+ * [labels=FILE.npy] [--json]`: the method's representations (encode) of every example of a
+ * split, in data-set order, as an f32 .npy array [N, D]; optionally the labels as i64 [N]. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct embed_args {
+	const char *ckpt, *data, *out, *labels, *split;
+	int64_t batch;
+	bool json;
+};
+
+static int parse(struct embed_args *a, int argc, char **argv)
+{
+	*a = (struct embed_args){ .split = "train", .batch = 256, .labels = "" };
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i], *eq = strchr(s, '=');
+		if (strcmp(s, "--json") == 0)
+			a->json = true;
+		else if (!eq && s[0] != '-' && !a->ckpt)
+			a->ckpt = s;
+		else if (eq && strncmp(s, "data=", 5) == 0)
+			a->data = eq + 1;
+		else if (eq && strncmp(s, "out=", 4) == 0)
+			a->out = eq + 1;
+		else if (eq && strncmp(s, "labels=", 7) == 0)
+			a->labels = eq + 1;
+		else if (eq && strncmp(s, "split=", 6) == 0)
+			a->split = eq + 1;
+		else if (eq && strncmp(s, "batch_size=", 11) == 0) {
+			char *end;
+			a->batch = strtoll(eq + 1, &end, 10);
+			if (*end || a->batch < 1)
+				return cli_fail(CLI_USAGE, "embed", "batch_size expects a positive integer, got '%s'", eq + 1);
+		} else
+			return cli_fail(CLI_USAGE, "embed", "unexpected argument '%s' (keys: data out split batch_size labels)", s);
+	}
+	if (!a->ckpt || !a->out || !*a->out)
+		return cli_fail(CLI_USAGE, "embed", "expected CHECKPOINT and out=FILE.npy");
+	if (strcmp(a->split, "train") != 0 && strcmp(a->split, "test") != 0)
+		return cli_fail(CLI_USAGE, "embed", "split expects train or test, got '%s'", a->split);
+	return CLI_OK;
+}
+
+/* Encodes the whole split into *emb [N, D] (malloc) and *lab [N] (malloc, or NULL). */
+static int encode_all(struct cli_loaded *l, const struct cli_source *src, int64_t batch, float **emb, int64_t *dim,
+		      int64_t **lab, char *err, size_t es)
+{
+	struct sup_ctx c;
+	sup_ctx_init(&c, sup_allocator_default(), 0);
+	int64_t n = src->n, step = src->kind == SUP_BATCH_GRAPH ? n : batch;
+	int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
+	int code = CLI_FAIL;
+	*emb = NULL;
+	*lab = NULL;
+	if (!idx)
+		goto done;
+	for (int64_t i = 0; i < n; i++)
+		idx[i] = i;
+	for (int64_t i0 = 0; i0 < n; i0 += step) {
+		int64_t b = n - i0 < step ? n - i0 : step;
+		struct sup_batch bt;
+		struct sup_tensor *z = NULL;
+		if (src->get(src, &c, idx + i0, b, 1, 0, 0, &bt) == SUP_OK)
+			z = l->method->encode(l->state, &c, &bt);
+		if (!z || z->ndim != 2 || z->shape[0] != b || z->dtype != SUP_F32) {
+			snprintf(err, es, "encode: %s", z ? "the method returned no [B, D] f32 tensor" : sup_ctx_error(&c));
+			goto done;
+		}
+		if (!*emb) {
+			*dim = z->shape[1];
+			*emb = malloc(sizeof(float) * (size_t)(n * *dim));
+			*lab = bt.labels ? malloc(sizeof(int64_t) * (size_t)n) : NULL;
+			if (!*emb || (bt.labels && !*lab))
+				goto done;
+		}
+		for (int64_t r = 0; r < b; r++)
+			for (int64_t j = 0; j < *dim; j++)
+				(*emb)[(i0 + r) * *dim + j] = (float)sup_tensor_get(z, r * *dim + j);
+		for (int64_t r = 0; *lab && r < b; r++)
+			(*lab)[i0 + r] = (int64_t)sup_tensor_get(bt.labels, r);
+		sup_ctx_reset(&c);
+	}
+	code = CLI_OK;
+done:
+	if (code != CLI_OK && !err[0])
+		snprintf(err, es, "out of memory");
+	free(idx);
+	sup_ctx_deinit(&c);
+	return code;
+}
+
+int cli_cmd_embed(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			printf("usage: selfsup embed CHECKPOINT [data=NAME|DIR] out=FILE.npy [split=train|test]\n"
+			       "                     [batch_size=256] [labels=FILE.npy] [--json]\n"
+			       "Writes the representations of every example of a split (in data-set order) as an f32\n"
+			       ".npy array [N, D]; data defaults to the data set the checkpoint was trained on.\n");
+			return CLI_OK;
+		}
+	}
+	struct embed_args a;
+	int code = parse(&a, argc, argv);
+	if (code != CLI_OK)
+		return code;
+	char err[1024] = "";
+	struct cli_loaded l;
+	struct cli_source src = { 0 };
+	float *emb = NULL;
+	int64_t *lab = NULL, dim = 0;
+	if ((code = cli_load_checkpoint(&l, a.ckpt, err, sizeof err)) != CLI_OK)
+		return cli_fail(code, "embed", "%s", err);
+	const char *data = a.data ? a.data : l.meta.data;
+	enum sup_status s = cli_source_open(&src, data, strcmp(a.split, "train") == 0, err, sizeof err);
+	code = s == SUP_OK ? CLI_OK : CLI_USAGE;
+	if (code == CLI_OK && !cli_source_fits(&src, l.method)) {
+		snprintf(err, sizeof err, "method '%s' cannot encode %s batches of '%s'", l.method->name,
+			 sup_batch_kind_name(src.kind), data);
+		code = CLI_USAGE;
+	}
+	if (code == CLI_OK)
+		code = cli_loaded_build(&l, &src.info, err, sizeof err);
+	if (code == CLI_OK)
+		code = encode_all(&l, &src, a.batch, &emb, &dim, &lab, err, sizeof err);
+	if (code == CLI_OK) {
+		struct sup_tensor t, tl;
+		sup_tensor_init(&t, SUP_F32, 2, (const int64_t[]){ src.n, dim }, emb);
+		if (sup_npy_save(a.out, &t, err, sizeof err) != SUP_OK)
+			code = CLI_FAIL;
+		sup_tensor_init(&tl, SUP_I64, 1, (const int64_t[]){ src.n }, lab);
+		if (code == CLI_OK && *a.labels && lab && sup_npy_save(a.labels, &tl, err, sizeof err) != SUP_OK)
+			code = CLI_FAIL;
+	}
+	if (code == CLI_OK) {
+		if (a.json) {
+			printf("{\"embeddings\":");
+			sup_json_write_string(stdout, a.out);
+			printf(",\"method\":");
+			sup_json_write_string(stdout, l.method->name);
+			printf(",\"data\":");
+			sup_json_write_string(stdout, data);
+			printf(",\"n\":%lld,\"dim\":%lld}\n", (long long)src.n, (long long)dim);
+		} else {
+			printf("wrote %lld x %lld representations to %s\n", (long long)src.n, (long long)dim, a.out);
+		}
+	} else {
+		cli_fail(code, "embed", "%s", err);
+	}
+	free(emb);
+	free(lab);
+	if (src.get)
+		cli_source_close(&src);
+	cli_loaded_free(&l);
+	return code;
+}
