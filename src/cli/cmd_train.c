@@ -226,9 +226,6 @@ int cli_cmd_train(int argc, char **argv)
 				sup_config_set(cfg, "out", v, NULL, 0);
 			}
 		}
-		if (!a.json)
-			fprintf(stderr, "selfsup train: %s on %s (seed %lld)\n", a.m->name, sup_config_str(cfg, "data"),
-				(long long)(seed0 + k));
 		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, &res[k], err, sizeof err);
 		if (code == CLI_OK)
 			write_summary_file(a.m, cfg, seed0 + k, &res[k]);

@@ -339,6 +339,8 @@ int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const stru
 	if (code != CLI_OK)
 		goto cleanup;
 	code = CLI_FAIL;
+	fprintf(stderr, "selfsup train: %s on %s, seed %llu, %lld epochs of %lld steps%s\n", m->name, r.data,
+		(unsigned long long)r.seed, (long long)r.epochs, (long long)r.spe, resume ? " (resumed)" : "");
 	r.yaml = sup_config_to_yaml(cfg);
 	if (!r.yaml) {
 		snprintf(err, err_size, "out of memory");

@@ -8,6 +8,16 @@
 #include <math.h>
 
 /* RFC 3720 appendix B.4 and the "123456789" check value of CRC-32C. */
+/* A text file NUL-terminated (iot_read_file leaves room: its length is below its capacity). */
+static char *read_text(const char *path)
+{
+	size_t n;
+	unsigned char *p = iot_read_file(path, &n);
+	if (p)
+		p[n] = 0;
+	return (char *)p;
+}
+
 static void test_crc32c(void)
 {
 	unsigned char buf[32];
@@ -141,7 +151,7 @@ static void test_runlog_files(void)
 	/* metrics.jsonl: every line one JSON object with the fields. */
 	snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
 	size_t n = 0;
-	char *text = (char *)iot_read_file(path, &n);
+	char *text = read_text(path);
 	TU_CHECK(text != NULL);
 	int lines = 0;
 	for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line;
