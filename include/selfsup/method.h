@@ -61,29 +61,29 @@ struct sup_batch {
 	enum sup_batch_kind kind;
 	int n_views;
 	struct sup_tensor *views[SUP_MAX_VIEWS];
-	struct sup_tensor *labels; /* i64 [B] (graphs: [N]), or NULL */
-	struct sup_tensor *index;  /* i64 [B]: data-set index of each example (memory banks), or NULL */
+	struct sup_tensor *labels;   /* i64 [B] (graphs: [N]), or NULL */
+	struct sup_tensor *index;    /* i64 [B]: data-set index of each example (memory banks), or NULL */
 	const struct sup_csr *graph; /* SUP_BATCH_GRAPH: adjacency [N, N] (normalised as the data set says) */
 };
 
 /* What the data set looks like, for building models before the first batch. Fields that do not
  * apply to the modality are 0. */
 struct sup_data_info {
-	const char *name;          /* "fashion-mnist", "synthetic", a path */
+	const char *name; /* "fashion-mnist", "synthetic", a path */
 	enum sup_modality modality;
-	int64_t n_examples;        /* training examples (graphs: nodes) */
-	int n_classes;             /* labels for evaluation; 0 when unlabelled */
+	int64_t n_examples; /* training examples (graphs: nodes) */
+	int n_classes;	    /* labels for evaluation; 0 when unlabelled */
 	int channels, height, width;
-	int64_t dim;               /* vectors: D; graphs: F */
+	int64_t dim; /* vectors: D; graphs: F */
 	int64_t vocab_size, seq_len;
 };
 
 /* The step's situation, from the driver. */
 struct sup_step_info {
-	int64_t epoch;        /* 0-based */
-	int64_t step;         /* optimizer steps done before this one, over the whole run */
-	int64_t total_steps;  /* epochs * steps per epoch */
-	double lr;            /* the scheduled learning rate for this step */
+	int64_t epoch;	     /* 0-based */
+	int64_t step;	     /* optimizer steps done before this one, over the whole run */
+	int64_t total_steps; /* epochs * steps per epoch */
+	double lr;	     /* the scheduled learning rate for this step */
 };
 
 /* What a step reports: the loss and up to SUP_MAX_STATS named numbers (accuracy of the pretext
@@ -96,15 +96,15 @@ struct sup_step_stats {
 };
 
 struct sup_method {
-	const char *name;   /* registry key, lower case ("simclr") */
-	const char *family; /* "generative", "contrastive", "generative-contrastive" */
-	const char *branch; /* "instance discrimination", "auto-encoding", ... (DESIGN.md §1) */
-	unsigned modalities; /* enum sup_modality bits */
-	const char *paper;  /* "Chen et al. 2020, A Simple Framework for Contrastive Learning..." */
+	const char *name;	  /* registry key, lower case ("simclr") */
+	const char *family;	  /* "generative", "contrastive", "generative-contrastive" */
+	const char *branch;	  /* "instance discrimination", "auto-encoding", ... (DESIGN.md §1) */
+	unsigned modalities;	  /* enum sup_modality bits */
+	const char *paper;	  /* "Chen et al. 2020, A Simple Framework for Contrastive Learning..." */
 	const char *default_data; /* data set used when data= is not given */
-	bool fixture;       /* a test fixture: hidden from `selfsup list` unless --all */
+	bool fixture;		  /* a test fixture: hidden from `selfsup list` unless --all */
 	enum sup_batch_kind batch_kind;
-	int n_views;        /* views per example the loader must make (1..SUP_MAX_VIEWS) */
+	int n_views;			  /* views per example the loader must make (1..SUP_MAX_VIEWS) */
 	const struct sup_cfg_key *config; /* the method's keys (NULL-key terminated), or NULL */
 
 	/* Builds models, optimizers, queues for the data set; draws initial weights from rng.

@@ -1,5 +1,6 @@
 /* selfsup runs: typed configs (YAML + key=value overrides), run logs (metrics.jsonl and
- * TensorBoard event files) and checkpoints (safetensors with optimizer and RNG state).
+ * TensorBoard event files), checkpoints (safetensors with optimizer and RNG state) and plots
+ * (SVG curves and scatter plots, PNG image grids, t-SNE).
  *
  * These are the io pieces the `selfsup` program and the methods share. Every fallible function
  * returns enum sup_status and writes a one-line message (no newline) into the caller's buffer
@@ -31,7 +32,7 @@ enum sup_cfg_type { SUP_CFG_INT, SUP_CFG_FLOAT, SUP_CFG_BOOL, SUP_CFG_STRING, SU
 #define SUP_CFG_RUNCTL 1u
 
 struct sup_cfg_key {
-	const char *key;     /* [a-z0-9_] segments joined by '.'; NULL ends a schema array */
+	const char *key; /* [a-z0-9_] segments joined by '.'; NULL ends a schema array */
 	enum sup_cfg_type type;
 	const char *def;     /* default, written as on the command line ("0.3", "true", "cosine", "") */
 	const char *choices; /* SUP_CFG_ENUM: "a|b|c"; NULL otherwise */
@@ -57,16 +58,15 @@ void sup_config_free(struct sup_config *c); /* NULL-safe */
 
 /* Sets one key from its text form. Errors: SUP_ERR_NOT_FOUND "unknown config key 'optim.lrr'
  * (did you mean 'optim.lr'?)", SUP_ERR_ARG "config key 'epochs' expects an integer, got 'ten'". */
-enum sup_status sup_config_set(struct sup_config *c, const char *key, const char *value, char *err,
-			       size_t err_size);
+enum sup_status sup_config_set(struct sup_config *c, const char *key, const char *value, char *err, size_t err_size);
 /* One command-line override "a.b=value" (SUP_ERR_ARG without '='). */
 enum sup_status sup_config_override(struct sup_config *c, const char *kv, char *err, size_t err_size);
 /* Applies a YAML document: a mapping whose nested mappings name dotted keys; scalars only
  * (`~`/null sets a string key to ""). `origin` names the source in messages ("simclr.yaml").
  * Errors name the line: SUP_ERR_FORMAT for YAML syntax, sequences or non-mapping documents,
  * else as sup_config_set. */
-enum sup_status sup_config_load_yaml(struct sup_config *c, const char *text, size_t len, const char *origin,
-				     char *err, size_t err_size);
+enum sup_status sup_config_load_yaml(struct sup_config *c, const char *text, size_t len, const char *origin, char *err,
+				     size_t err_size);
 enum sup_status sup_config_load_yaml_file(struct sup_config *c, const char *path, char *err, size_t err_size);
 /* Puts every key with flags & mask back to its default. */
 void sup_config_reset_flagged(struct sup_config *c, unsigned mask);
@@ -143,7 +143,7 @@ void sup_json_write_number(FILE *f, double v);
  * key and counter), optim.steps.<part>. Files are written atomically (temporary file, fsync,
  * rename), so a crash leaves the previous checkpoint, never a partial one. */
 
-#define SUP_CHECKPOINT_FORMAT "selfsup-checkpoint"
+#define SUP_CHECKPOINT_FORMAT  "selfsup-checkpoint"
 #define SUP_CHECKPOINT_VERSION 1
 
 /* One model of a method with its optimizer (NULL when it has none, as a momentum encoder). */
@@ -159,8 +159,8 @@ struct sup_ckpt_meta {
 	const char *method;
 	const char *config_yaml;
 	const char *data;
-	int64_t epoch;      /* epochs completed */
-	int64_t step;       /* optimizer steps completed in total */
+	int64_t epoch;	    /* epochs completed */
+	int64_t step;	    /* optimizer steps completed in total */
 	int64_t epoch_step; /* steps completed in the current epoch (0 after an epoch end) */
 	double epoch_loss_sum;
 	struct sup_rng rng;
@@ -178,8 +178,33 @@ enum sup_status sup_checkpoint_open(struct sup_safetensors **st, struct sup_ckpt
  * those of the parts (missing or unexpected tensors, shape mismatches are SUP_ERR_SHAPE /
  * SUP_ERR_FORMAT naming the tensor); nothing is modified unless all checks pass. With
  * with_optim false the optimizer slots are neither required nor restored (evaluation). */
-enum sup_status sup_checkpoint_restore(const struct sup_safetensors *st, const struct sup_ckpt_part *parts,
-				       int n_parts, bool with_optim, char *err, size_t err_size);
+enum sup_status sup_checkpoint_restore(const struct sup_safetensors *st, const struct sup_ckpt_part *parts, int n_parts,
+				       bool with_optim, char *err, size_t err_size);
+
+/* ---- plots ------------------------------------------------------------------------------------ */
+
+/* One curve: n points (x[i], y[i]); non-finite points are skipped. */
+struct sup_plot_series {
+	const char *name;
+	const double *x, *y;
+	int64_t n;
+};
+
+/* Training curves as SVG: one panel per series (its own y range), stacked. */
+enum sup_status sup_plot_curves_svg(const char *path, const char *title, const struct sup_plot_series *s, int n,
+				    char *err, size_t err_size);
+/* A scatter plot of n points xy [n, 2] coloured by labels (NULL: one colour), as SVG. */
+enum sup_status sup_plot_scatter_svg(const char *path, const char *title, const float *xy, const int64_t *labels,
+				     int64_t n, char *err, size_t err_size);
+/* A grid of images [N, C, H, W] (C = 1 or 3, float values clipped to [0, 1]) as an RGB PNG with
+ * ncol images per row and 2-pixel white gaps. */
+enum sup_status sup_plot_grid_png(const char *path, const struct sup_tensor *images, int ncol, char *err,
+				  size_t err_size);
+/* Exact t-SNE (van der Maaten & Hinton 2008) of x [n, d] into out [n, 2]: perplexity (capped at
+ * (n - 1) / 3), iters gradient steps, initial map drawn from seed. O(n^2) time and memory: n is
+ * at most 20000 (SUP_ERR_ARG beyond); subsample to a few thousand. Deterministic for a given
+ * thread count. SUP_ERR_NOMEM when the n x n matrices do not fit. */
+enum sup_status sup_tsne(float *out, const float *x, int64_t n, int64_t d, double perplexity, int iters, uint64_t seed);
 
 #ifdef __cplusplus
 }

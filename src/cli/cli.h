@@ -30,7 +30,7 @@ double cli_now(void); /* monotonic seconds */
 struct cli_source {
 	struct sup_data_info info;
 	enum sup_batch_kind kind;
-	int64_t n;      /* examples in the chosen split */
+	int64_t n; /* examples in the chosen split */
 	void *impl;
 	/* Makes the batch of examples idx[0..n) with n_views views in c's arena. Views are a
 	 * function of (seed, epoch, index) when the source augments. */

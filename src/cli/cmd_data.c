@@ -20,7 +20,8 @@ static void describe(const char *split, const struct cli_source *s, bool json, b
 		printf("}");
 		return;
 	}
-	printf("  %-5s %lld examples, %d classes, %s", split, (long long)s->n, in->n_classes, sup_batch_kind_name(s->kind));
+	printf("  %-5s %lld examples, %d classes, %s", split, (long long)s->n, in->n_classes,
+	       sup_batch_kind_name(s->kind));
 	if (in->modality == SUP_MODALITY_IMAGE)
 		printf(" %dx%dx%d\n", in->channels, in->height, in->width);
 	else
@@ -40,8 +41,8 @@ static int check_labels(const struct cli_source *s, char *err, size_t es)
 			code = CLI_FAIL;
 		} else if (b.labels && s->info.n_classes > 0 &&
 			   (sup_tensor_get(b.labels, 0) < 0 || sup_tensor_get(b.labels, 0) >= s->info.n_classes)) {
-			snprintf(err, es, "example %lld has label %g outside 0..%d", (long long)i, sup_tensor_get(b.labels, 0),
-				 s->info.n_classes - 1);
+			snprintf(err, es, "example %lld has label %g outside 0..%d", (long long)i,
+				 sup_tensor_get(b.labels, 0), s->info.n_classes - 1);
 			code = CLI_FAIL;
 		}
 		sup_ctx_reset(&c);
@@ -56,11 +57,12 @@ int cli_cmd_data(int argc, char **argv)
 	const char *verb = NULL, *name = NULL;
 	for (int i = 0; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
-			printf("usage: selfsup data info|check|fetch NAME_OR_PATH [--json]\n"
-			       "  info   splits, sizes, shapes, classes\n"
-			       "  check  loads every example and validates labels (exit 1 on a defect)\n"
-			       "  fetch  says where a registered data set comes from (no downloads)\n"
-			       "Registered: fashion-mnist (Debian dataset-fashion-mnist), synthetic; or an IDX folder.\n");
+			printf(
+			    "usage: selfsup data info|check|fetch NAME_OR_PATH [--json]\n"
+			    "  info   splits, sizes, shapes, classes\n"
+			    "  check  loads every example and validates labels (exit 1 on a defect)\n"
+			    "  fetch  says where a registered data set comes from (no downloads)\n"
+			    "Registered: fashion-mnist (Debian dataset-fashion-mnist), synthetic; or an IDX folder.\n");
 			return CLI_OK;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
@@ -88,7 +90,8 @@ int cli_cmd_data(int argc, char **argv)
 			printf("synthetic is generated in memory; nothing to fetch\n");
 			return CLI_OK;
 		}
-		return cli_fail(CLI_USAGE, "data", "no known source for '%s' (registered: fashion-mnist, synthetic)", name);
+		return cli_fail(CLI_USAGE, "data", "no known source for '%s' (registered: fashion-mnist, synthetic)",
+				name);
 	}
 	if (!info && !check)
 		return cli_fail(CLI_USAGE, "data", "unknown verb '%s' (info, check, fetch)", verb);

@@ -1,5 +1,7 @@
 /* `selfsup demo`: a supervised MLP trained end to end on Fashion-MNIST with the engine (ops, autograd, GEMM),
  * printed beside a linear softmax classifier and the majority-class baseline. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "cli/cli.h"
 #include "selfsup/autograd.h"
 #include "selfsup/data.h"
@@ -73,7 +75,7 @@ static struct sup_tensor *batch_x(struct sup_ctx *c, const struct sup_image_set 
 				  int64_t n)
 {
 	int64_t d = s->images.shape[1] * s->images.shape[2] * s->images.shape[3];
-	struct sup_tensor *x = sup_tensor_new(c, SUP_F32, 2, (const int64_t[]){ n, d });
+	struct sup_tensor *x = sup_tensor_new(c, SUP_F32, 2, (const int64_t[]){n, d});
 	if (!x)
 		return NULL;
 	for (int64_t i = 0; i < n; i++) {
@@ -113,11 +115,11 @@ static double train_model(const struct demo_opts *o, int hidden, const struct su
 	int np = hidden ? 4 : 2, fail = 0;
 	int64_t h = hidden ? hidden : k;
 	/* PyTorch's Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-	fail |= param_init(&ps[0], 2, (const int64_t[]){ d, h }, &r, 1.0 / sqrt((double)d));
-	fail |= param_init(&ps[1], 1, (const int64_t[]){ h }, &r, 1.0 / sqrt((double)d));
+	fail |= param_init(&ps[0], 2, (const int64_t[]){d, h}, &r, 1.0 / sqrt((double)d));
+	fail |= param_init(&ps[1], 1, (const int64_t[]){h}, &r, 1.0 / sqrt((double)d));
 	if (hidden) {
-		fail |= param_init(&ps[2], 2, (const int64_t[]){ h, k }, &r, 1.0 / sqrt((double)h));
-		fail |= param_init(&ps[3], 1, (const int64_t[]){ k }, &r, 1.0 / sqrt((double)h));
+		fail |= param_init(&ps[2], 2, (const int64_t[]){h, k}, &r, 1.0 / sqrt((double)h));
+		fail |= param_init(&ps[3], 1, (const int64_t[]){k}, &r, 1.0 / sqrt((double)h));
 	}
 	int64_t *perm = malloc(sizeof(int64_t) * (size_t)n), *ident = malloc(sizeof(int64_t) * (size_t)n);
 	double acc = -1;
@@ -134,11 +136,12 @@ static double train_model(const struct demo_opts *o, int hidden, const struct su
 		for (int64_t i0 = 0; i0 + o->batch <= n; i0 += o->batch, steps++) {
 			for (int i = 0; i < np; i++)
 				ps[i].t.grad = ps[i].grad;
-			struct sup_tensor *y = sup_tensor_new(&c, SUP_I64, 1, (const int64_t[]){ o->batch });
+			struct sup_tensor *y = sup_tensor_new(&c, SUP_I64, 1, (const int64_t[]){o->batch});
 			for (int64_t i = 0; y && i < o->batch; i++)
 				((int64_t *)y->data)[i] = ((uint8_t *)tr->labels.data)[perm[i0 + i]];
 			struct sup_tensor *x = batch_x(&c, tr, perm, i0, o->batch);
-			struct sup_tensor *loss = sup_cross_entropy(&c, forward(&c, ps, hidden, x), y, -100, 0.0, SUP_REDUCE_MEAN);
+			struct sup_tensor *loss =
+			    sup_cross_entropy(&c, forward(&c, ps, hidden, x), y, -100, 0.0, SUP_REDUCE_MEAN);
 			if (sup_backward(&c, loss) != SUP_OK) {
 				fprintf(stderr, "selfsup: %s\n", sup_ctx_error(&c));
 				goto cleanup;
@@ -187,7 +190,8 @@ static int parse_kv(struct demo_opts *o, const char *arg)
 	else if (KEY("seed"))
 		o->seed = strtoull(v, &end, 10);
 	else {
-		fprintf(stderr, "selfsup demo: unknown key '%.*s' (keys: data epochs batch_size hidden threads lr seed)\n",
+		fprintf(stderr,
+			"selfsup demo: unknown key '%.*s' (keys: data epochs batch_size hidden threads lr seed)\n",
 			(int)kl, arg);
 		return -1;
 	}
@@ -208,8 +212,14 @@ int cli_cmd_demo(int argc, char **argv)
 		       "prints their test accuracy beside the majority-class baseline.\n");
 		return 0;
 	}
-	struct demo_opts o = { .data = "fashion-mnist", .epochs = 5, .batch = 128, .hidden = 256, .threads = 0,
-			       .lr = 0.05, .momentum = 0.9, .seed = 0 };
+	struct demo_opts o = {.data = "fashion-mnist",
+			      .epochs = 5,
+			      .batch = 128,
+			      .hidden = 256,
+			      .threads = 0,
+			      .lr = 0.05,
+			      .momentum = 0.9,
+			      .seed = 0};
 	for (int i = 0; i < argc; i++)
 		if (parse_kv(&o, argv[i]))
 			return 2;
@@ -232,7 +242,7 @@ int cli_cmd_demo(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	double lin = train_model(&o, 0, &tr, &te), mlp = lin >= 0 ? train_model(&o, o.hidden, &tr, &te) : -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	int64_t counts[256] = { 0 }, best = 0;
+	int64_t counts[256] = {0}, best = 0;
 	for (int64_t i = 0; i < tr.labels.shape[0]; i++)
 		counts[((uint8_t *)tr.labels.data)[i]]++;
 	for (int k = 0; k < 256; k++)

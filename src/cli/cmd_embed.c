@@ -1,20 +1,21 @@
 /* `selfsup embed CHECKPOINT [data=...] out=FILE.npy [split=train|test] [batch_size=N]
- * [labels=FILE.npy] [--json]`: the method's representations (encode) of every example of a
- * split, in data-set order, as an f32 .npy array [N, D]; optionally the labels as i64 [N]. */
+ * [labels=FILE.npy] [plot=FILE.svg] [--json]`: the method's representations (encode) of every
+ * example of a split, in data-set order, as an f32 .npy array [N, D]; optionally the labels as
+ * i64 [N] and a t-SNE map coloured by label. */
 #include "cli/cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 struct embed_args {
-	const char *ckpt, *data, *out, *labels, *split;
+	const char *ckpt, *data, *out, *labels, *split, *plot;
 	int64_t batch;
 	bool json;
 };
 
 static int parse(struct embed_args *a, int argc, char **argv)
 {
-	*a = (struct embed_args){ .split = "train", .batch = 256, .labels = "" };
+	*a = (struct embed_args){.split = "train", .batch = 256, .labels = ""};
 	for (int i = 0; i < argc; i++) {
 		const char *s = argv[i], *eq = strchr(s, '=');
 		if (strcmp(s, "--json") == 0)
@@ -27,15 +28,19 @@ static int parse(struct embed_args *a, int argc, char **argv)
 			a->out = eq + 1;
 		else if (eq && strncmp(s, "labels=", 7) == 0)
 			a->labels = eq + 1;
+		else if (eq && strncmp(s, "plot=", 5) == 0)
+			a->plot = eq + 1;
 		else if (eq && strncmp(s, "split=", 6) == 0)
 			a->split = eq + 1;
 		else if (eq && strncmp(s, "batch_size=", 11) == 0) {
 			char *end;
 			a->batch = strtoll(eq + 1, &end, 10);
 			if (*end || a->batch < 1)
-				return cli_fail(CLI_USAGE, "embed", "batch_size expects a positive integer, got '%s'", eq + 1);
+				return cli_fail(CLI_USAGE, "embed", "batch_size expects a positive integer, got '%s'",
+						eq + 1);
 		} else
-			return cli_fail(CLI_USAGE, "embed", "unexpected argument '%s' (keys: data out split batch_size labels)", s);
+			return cli_fail(CLI_USAGE, "embed",
+					"unexpected argument '%s' (keys: data out split batch_size labels plot)", s);
 	}
 	if (!a->ckpt || !a->out || !*a->out)
 		return cli_fail(CLI_USAGE, "embed", "expected CHECKPOINT and out=FILE.npy");
@@ -66,7 +71,8 @@ static int encode_all(struct cli_loaded *l, const struct cli_source *src, int64_
 		if (src->get(src, &c, idx + i0, b, 1, 0, 0, &bt) == SUP_OK)
 			z = l->method->encode(l->state, &c, &bt);
 		if (!z || z->ndim != 2 || z->shape[0] != b || z->dtype != SUP_F32) {
-			snprintf(err, es, "encode: %s", z ? "the method returned no [B, D] f32 tensor" : sup_ctx_error(&c));
+			snprintf(err, es, "encode: %s",
+				 z ? "the method returned no [B, D] f32 tensor" : sup_ctx_error(&c));
 			goto done;
 		}
 		if (!*emb) {
@@ -92,14 +98,46 @@ done:
 	return code;
 }
 
+/* A t-SNE map (perplexity 30, 750 iterations) of at most 1500 evenly spaced examples, coloured by label, as SVG. */
+static int plot_tsne(const char *path, const char *title, const float *emb, const int64_t *lab, int64_t n, int64_t dim,
+		     char *err, size_t es)
+{
+	int64_t stride = (n + 1499) / 1500, m = (n + stride - 1) / stride;
+	float *x = malloc(sizeof(float) * (size_t)(m * dim)), *xy = malloc(sizeof(float) * 2 * (size_t)m);
+	int64_t *l = lab ? malloc(sizeof(int64_t) * (size_t)m) : NULL;
+	int code = CLI_FAIL;
+	if (!x || !xy || (lab && !l)) {
+		snprintf(err, es, "out of memory");
+		goto done;
+	}
+	for (int64_t i = 0; i < m; i++) {
+		memcpy(x + i * dim, emb + i * stride * dim, sizeof(float) * (size_t)dim);
+		if (l)
+			l[i] = lab[i * stride];
+	}
+	if (m < 2 || sup_tsne(xy, x, m, dim, 30.0, 750, 0) != SUP_OK) {
+		snprintf(err, es, "t-SNE of %lld points failed", (long long)m);
+		goto done;
+	}
+	if (sup_plot_scatter_svg(path, title, xy, l, m, err, es) == SUP_OK)
+		code = CLI_OK;
+done:
+	free(x);
+	free(xy);
+	free(l);
+	return code;
+}
+
 int cli_cmd_embed(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
-			printf("usage: selfsup embed CHECKPOINT [data=NAME|DIR] out=FILE.npy [split=train|test]\n"
-			       "                     [batch_size=256] [labels=FILE.npy] [--json]\n"
-			       "Writes the representations of every example of a split (in data-set order) as an f32\n"
-			       ".npy array [N, D]; data defaults to the data set the checkpoint was trained on.\n");
+			printf(
+			    "usage: selfsup embed CHECKPOINT [data=NAME|DIR] out=FILE.npy [split=train|test]\n"
+			    "                     [batch_size=256] [labels=FILE.npy] [plot=FILE.svg] [--json]\n"
+			    "Writes the representations of every example of a split (in data-set order) as an f32\n"
+			    ".npy array [N, D]; data defaults to the data set the checkpoint was trained on.\n"
+			    "plot= also draws a t-SNE map (at most 1500 evenly spaced examples) coloured by label.\n");
 			return CLI_OK;
 		}
 	}
@@ -109,7 +147,7 @@ int cli_cmd_embed(int argc, char **argv)
 		return code;
 	char err[1024] = "";
 	struct cli_loaded l;
-	struct cli_source src = { 0 };
+	struct cli_source src = {0};
 	float *emb = NULL;
 	int64_t *lab = NULL, dim = 0;
 	if ((code = cli_load_checkpoint(&l, a.ckpt, err, sizeof err)) != CLI_OK)
@@ -128,12 +166,17 @@ int cli_cmd_embed(int argc, char **argv)
 		code = encode_all(&l, &src, a.batch, &emb, &dim, &lab, err, sizeof err);
 	if (code == CLI_OK) {
 		struct sup_tensor t, tl;
-		sup_tensor_init(&t, SUP_F32, 2, (const int64_t[]){ src.n, dim }, emb);
+		sup_tensor_init(&t, SUP_F32, 2, (const int64_t[]){src.n, dim}, emb);
 		if (sup_npy_save(a.out, &t, err, sizeof err) != SUP_OK)
 			code = CLI_FAIL;
-		sup_tensor_init(&tl, SUP_I64, 1, (const int64_t[]){ src.n }, lab);
+		sup_tensor_init(&tl, SUP_I64, 1, (const int64_t[]){src.n}, lab);
 		if (code == CLI_OK && *a.labels && lab && sup_npy_save(a.labels, &tl, err, sizeof err) != SUP_OK)
 			code = CLI_FAIL;
+	}
+	if (code == CLI_OK && *a.plot) {
+		char title[300];
+		snprintf(title, sizeof title, "t-SNE of %s representations of %s (%s)", l.method->name, data, a.split);
+		code = plot_tsne(a.plot, title, emb, lab, src.n, dim, err, sizeof err);
 	}
 	if (code == CLI_OK) {
 		if (a.json) {

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-static const char *const protocols[] = { NULL }; /* filled in when src/eval/ lands */
+static const char *const protocols[] = {NULL}; /* filled in when src/eval/ lands */
 
 bool cli_eval_known(const char *protocol)
 {
@@ -26,7 +26,8 @@ int cli_cmd_eval(int argc, char **argv)
 		if (cli_is_help(argv[i])) {
 			printf("usage: selfsup eval PROTOCOL CHECKPOINT [key=value ...] [--json]\n"
 			       "Evaluates the representations of a checkpoint (or run folder) with PROTOCOL.\n"
-			       "Protocols in this build:%s", protocols[0] ? "" : " none yet");
+			       "Protocols in this build:%s",
+			       protocols[0] ? "" : " none yet");
 			for (int k = 0; protocols[k]; k++)
 				printf(" %s", protocols[k]);
 			printf("\n");

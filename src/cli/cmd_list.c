@@ -11,14 +11,16 @@ int cli_cmd_list(int argc, char **argv)
 		if (cli_is_help(argv[i])) {
 			printf("usage: selfsup list [--json] [--all]\n"
 			       "Lists the methods `selfsup train` knows: name, family, branch, modalities, paper.\n"
-			       "--all also lists test fixtures; --json prints one JSON object with a \"methods\" array.\n");
+			       "--all also lists test fixtures; --json prints one JSON object with a \"methods\" "
+			       "array.\n");
 			return CLI_OK;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
 		} else if (strcmp(argv[i], "--all") == 0) {
 			all = true;
 		} else {
-			return cli_fail(CLI_USAGE, "list", "unexpected argument '%s' (options: --json --all --help)", argv[i]);
+			return cli_fail(CLI_USAGE, "list", "unexpected argument '%s' (options: --json --all --help)",
+					argv[i]);
 		}
 	}
 	int shown = 0;
@@ -45,7 +47,8 @@ int cli_cmd_list(int argc, char **argv)
 			sup_json_write_string(stdout, m->paper ? m->paper : "");
 			printf(",\"fixture\":%s}", m->fixture ? "true" : "false");
 		} else {
-			printf("%-12s %-24s %-34s %-14s %s\n", m->name, m->family, m->branch, mods, m->paper ? m->paper : "");
+			printf("%-12s %-24s %-34s %-14s %s\n", m->name, m->family, m->branch, mods,
+			       m->paper ? m->paper : "");
 		}
 		shown++;
 	}

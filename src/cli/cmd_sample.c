@@ -1,6 +1,7 @@
-/* `selfsup sample CHECKPOINT [n=16] [prompt=TEXT] [seed=0] [out=samples.npy] [--json]`: draws
- * samples from a generative method (images [n, C, H, W] in [0, 1] or tokens [n, T]) and writes
- * them as .npy. PNG grids and decoded text come with the first generative methods. */
+/* `selfsup sample CHECKPOINT [n=16] [prompt=TEXT] [seed=0] [out=samples.npy|grid.png] [--json]`:
+ * draws samples from a generative method (images [n, C, H, W] in [0, 1] or tokens [n, T]) and
+ * writes them as .npy, or images as a PNG grid (8 per row) when out ends in .png. Decoded text
+ * comes with the first language models. */
 #include "cli/cli.h"
 
 #include <stdlib.h>
@@ -15,7 +16,8 @@ int cli_cmd_sample(int argc, char **argv)
 		const char *s = argv[i], *eq = strchr(s, '=');
 		char *end = NULL;
 		if (cli_is_help(s)) {
-			printf("usage: selfsup sample CHECKPOINT [n=16] [prompt=TEXT] [seed=0] [out=samples.npy] [--json]\n"
+			printf("usage: selfsup sample CHECKPOINT [n=16] [prompt=TEXT] [seed=0] [out=samples.npy] "
+			       "[--json]\n"
 			       "Draws n samples from a generative method's checkpoint and writes them as .npy.\n");
 			return CLI_OK;
 		} else if (strcmp(s, "--json") == 0) {
@@ -45,7 +47,7 @@ int cli_cmd_sample(int argc, char **argv)
 	int code = cli_load_checkpoint(&l, ckpt, err, sizeof err);
 	if (code != CLI_OK)
 		return cli_fail(code, "sample", "%s", err);
-	struct cli_source src = { 0 };
+	struct cli_source src = {0};
 	if (!l.method->sample) {
 		snprintf(err, sizeof err, "method '%s' is not generative: nothing to sample", l.method->name);
 		code = CLI_USAGE;
@@ -55,13 +57,17 @@ int cli_cmd_sample(int argc, char **argv)
 	if (code == CLI_OK)
 		code = cli_loaded_build(&l, &src.info, err, sizeof err);
 	if (code == CLI_OK) {
+		size_t ol = strlen(out);
+		bool png = ol > 4 && strcmp(out + ol - 4, ".png") == 0;
 		struct sup_ctx c;
 		sup_ctx_init(&c, sup_allocator_default(), (uint64_t)seed);
 		struct sup_tensor *t = l.method->sample(l.state, &c, n, prompt);
 		if (!t) {
 			snprintf(err, sizeof err, "sampling failed: %s", sup_ctx_error(&c));
 			code = CLI_FAIL;
-		} else if (sup_npy_save(out, t, err, sizeof err) != SUP_OK) {
+		} else if (png && sup_plot_grid_png(out, t, 8, err, sizeof err) != SUP_OK) {
+			code = CLI_FAIL;
+		} else if (!png && sup_npy_save(out, t, err, sizeof err) != SUP_OK) {
 			code = CLI_FAIL;
 		} else if (json) {
 			printf("{\"samples\":");

@@ -62,8 +62,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 	a->m = sup_method_find(argv[0]);
 	if (!a->m) {
 		const char *best = sup_method_suggest(argv[0]);
-		return cli_fail(CLI_USAGE, "train", "unknown method '%s'%s%s%s", argv[0], best ? " (did you mean '" : "",
-				best ? best : "", best ? "'?)" : "");
+		return cli_fail(CLI_USAGE, "train", "unknown method '%s'%s%s%s", argv[0],
+				best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
 	}
 	a->kv = calloc((size_t)argc, sizeof *a->kv);
 	if (!a->kv)
@@ -79,7 +79,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 		else if (!a->yaml)
 			a->yaml = s;
 		else
-			return cli_fail(CLI_USAGE, "train", "a second config file '%s' (one CONFIG.yaml, then key=value)", s);
+			return cli_fail(CLI_USAGE, "train",
+					"a second config file '%s' (one CONFIG.yaml, then key=value)", s);
 	}
 	return CLI_OK;
 }
@@ -153,7 +154,8 @@ static int resolve(struct train_args *a, struct sup_config **cfg, struct sup_saf
 		return s == SUP_ERR_NOMEM ? CLI_FAIL : CLI_USAGE;
 	}
 	if (strcmp(meta->method, a->m->name) != 0) {
-		snprintf(err, es, "resume: %.600s was written by method '%s', not '%s'", path, meta->method, a->m->name);
+		snprintf(err, es, "resume: %.600s was written by method '%s', not '%s'", path, meta->method,
+			 a->m->name);
 		return CLI_USAGE;
 	}
 	sup_config_free(*cfg);
@@ -168,7 +170,8 @@ static int check_eval(const struct sup_config *cfg, char *err, size_t es)
 	char *save = NULL;
 	for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
 		if (!cli_eval_known(p)) {
-			snprintf(err, es, "eval=%s: unknown evaluation protocol '%s' (`selfsup eval --help` lists them)",
+			snprintf(err, es,
+				 "eval=%s: unknown evaluation protocol '%s' (`selfsup eval --help` lists them)",
 				 sup_config_str(cfg, "eval"), p);
 			return CLI_USAGE;
 		}
@@ -232,8 +235,8 @@ int cli_cmd_train(int argc, char **argv)
 	}
 	if (code == CLI_OK) {
 		if (!a.json)
-			printf("trained %s on %s: %lld epochs, %lld steps, final loss %.6g\nrun folder: %s\n", a.m->name,
-			       sup_config_str(cfg, "data"), (long long)res[seeds - 1].epochs,
+			printf("trained %s on %s: %lld epochs, %lld steps, final loss %.6g\nrun folder: %s\n",
+			       a.m->name, sup_config_str(cfg, "data"), (long long)res[seeds - 1].epochs,
 			       (long long)res[seeds - 1].steps, res[seeds - 1].final_loss, res[seeds - 1].run_dir);
 		else
 			print_summary(stdout, a.m, cfg, seed0, res, (int)seeds);

@@ -10,7 +10,7 @@
 int cli_config_build(struct sup_config **out, const struct sup_method *m, const char *ckpt_yaml, const char *yaml_path,
 		     char **overrides, int n_overrides, char *err, size_t err_size)
 {
-	const struct sup_cfg_key *schemas[2] = { sup_config_common_keys(), m->config };
+	const struct sup_cfg_key *schemas[2] = {sup_config_common_keys(), m->config};
 	struct sup_config *c = NULL;
 	enum sup_status s = sup_config_new(&c, schemas, m->config ? 2 : 1, err, err_size);
 	if (s != SUP_OK)
@@ -57,7 +57,8 @@ int cli_load_checkpoint(struct cli_loaded *l, const char *path, char *err, size_
 		return s == SUP_ERR_NOMEM ? CLI_FAIL : CLI_USAGE;
 	l->method = sup_method_find(l->meta.method);
 	if (!l->method) {
-		snprintf(err, err_size, "%s: written by method '%s', which this build does not have", file, l->meta.method);
+		snprintf(err, err_size, "%s: written by method '%s', which this build does not have", file,
+			 l->meta.method);
 		cli_loaded_free(l);
 		return CLI_USAGE;
 	}

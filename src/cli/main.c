@@ -40,13 +40,13 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *summary;
 } commands[] = {
-	{ "list", cli_cmd_list, "list the registered methods" },
-	{ "train", cli_cmd_train, "train a method: selfsup train METHOD [CONFIG.yaml] [key=value ...] [--json]" },
-	{ "eval", cli_cmd_eval, "evaluate a checkpoint: selfsup eval PROTOCOL CHECKPOINT [key=value ...] [--json]" },
-	{ "embed", cli_cmd_embed, "write representations: selfsup embed CHECKPOINT data=... out=FILE.npy" },
-	{ "sample", cli_cmd_sample, "sample a generative model: selfsup sample CHECKPOINT [n=...] [out=...]" },
-	{ "data", cli_cmd_data, "data sets: selfsup data info|check|fetch NAME_OR_PATH" },
-	{ "demo", cli_cmd_demo, "supervised demo on Fashion-MNIST (linear and MLP classifiers)" },
+    {"list", cli_cmd_list, "list the registered methods"},
+    {"train", cli_cmd_train, "train a method: selfsup train METHOD [CONFIG.yaml] [key=value ...] [--json]"},
+    {"eval", cli_cmd_eval, "evaluate a checkpoint: selfsup eval PROTOCOL CHECKPOINT [key=value ...] [--json]"},
+    {"embed", cli_cmd_embed, "write representations: selfsup embed CHECKPOINT data=... out=FILE.npy"},
+    {"sample", cli_cmd_sample, "sample a generative model: selfsup sample CHECKPOINT [n=...] [out=...]"},
+    {"data", cli_cmd_data, "data sets: selfsup data info|check|fetch NAME_OR_PATH"},
+    {"demo", cli_cmd_demo, "supervised demo on Fashion-MNIST (linear and MLP classifiers)"},
 };
 
 static void usage(FILE *f)

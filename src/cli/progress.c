@@ -47,11 +47,12 @@ void cli_progress_update(struct cli_progress *p, int64_t epoch, int64_t epochs, 
 			bar[i] = i < fill ? '#' : '.';
 		bar[width] = 0;
 		fprintf(stderr, "\r  epoch %lld/%lld [%s] %lld/%lld  %.1f steps/s  loss %.4f  ETA %s\033[K",
-			(long long)epoch + 1, (long long)epochs, bar, (long long)step, (long long)p->total, rate, loss, eta);
+			(long long)epoch + 1, (long long)epochs, bar, (long long)step, (long long)p->total, rate, loss,
+			eta);
 		fflush(stderr);
 	} else if (step % p->every == 0 || step == p->total) {
-		fprintf(stderr, "  epoch %lld/%lld step %lld/%lld  %.1f steps/s  loss %.4f  ETA %s\n", (long long)epoch + 1,
-			(long long)epochs, (long long)step, (long long)p->total, rate, loss, eta);
+		fprintf(stderr, "  epoch %lld/%lld step %lld/%lld  %.1f steps/s  loss %.4f  ETA %s\n",
+			(long long)epoch + 1, (long long)epochs, (long long)step, (long long)p->total, rate, loss, eta);
 	}
 }
 

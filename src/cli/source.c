@@ -13,7 +13,7 @@
 /* ---- synthetic: x = A z + 0.05 e in R^8 with z ~ N(0, I_2), label = quadrant of z -------------- */
 
 #define SYN_DIM 8
-#define SYN_N 512
+#define SYN_N	512
 
 struct syn {
 	float x[SYN_N * SYN_DIM];
@@ -38,7 +38,7 @@ static void syn_fill(struct syn *s, bool train)
 
 static enum sup_status index_tensor(struct sup_ctx *c, const int64_t *idx, int64_t n, struct sup_batch *b)
 {
-	b->index = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){ n });
+	b->index = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){n});
 	if (!b->index)
 		return sup_ctx_status(c);
 	memcpy(b->index->data, idx, sizeof(int64_t) * (size_t)n);
@@ -55,14 +55,14 @@ static enum sup_status syn_get(const struct cli_source *s, struct sup_ctx *c, co
 	b->kind = SUP_BATCH_VECTORS;
 	b->n_views = n_views;
 	for (int v = 0; v < n_views; v++) {
-		struct sup_tensor *x = sup_tensor_new(c, SUP_F32, 2, (const int64_t[]){ n, SYN_DIM });
+		struct sup_tensor *x = sup_tensor_new(c, SUP_F32, 2, (const int64_t[]){n, SYN_DIM});
 		if (!x)
 			return sup_ctx_status(c);
 		for (int64_t i = 0; i < n; i++)
 			memcpy((float *)x->data + i * SYN_DIM, d->x + idx[i] * SYN_DIM, sizeof(float) * SYN_DIM);
 		b->views[v] = x;
 	}
-	b->labels = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){ n });
+	b->labels = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){n});
 	if (!b->labels)
 		return sup_ctx_status(c);
 	for (int64_t i = 0; i < n; i++)
@@ -97,7 +97,7 @@ static enum sup_status idx_get(const struct cli_source *s, struct sup_ctx *c, co
 	/* Un-augmented views until the vision loader lands: every view is the image itself. */
 	for (int v = 0; v < n_views; v++) {
 		struct sup_tensor *x =
-			sup_tensor_new(c, SUP_F32, 4, (const int64_t[]){ n, im->shape[1], im->shape[2], im->shape[3] });
+		    sup_tensor_new(c, SUP_F32, 4, (const int64_t[]){n, im->shape[1], im->shape[2], im->shape[3]});
 		if (!x)
 			return sup_ctx_status(c);
 		for (int64_t i = 0; i < n; i++) {
@@ -108,7 +108,7 @@ static enum sup_status idx_get(const struct cli_source *s, struct sup_ctx *c, co
 		}
 		b->views[v] = x;
 	}
-	b->labels = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){ n });
+	b->labels = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){n});
 	if (!b->labels)
 		return sup_ctx_status(c);
 	for (int64_t i = 0; i < n; i++)
@@ -152,10 +152,11 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 	struct stat sb;
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		if (strcmp(data, "fashion-mnist") == 0)
-			snprintf(err, err_size, "data set fashion-mnist not found at %s (apt-get install dataset-fashion-mnist)",
-				 dir);
+			snprintf(err, err_size,
+				 "data set fashion-mnist not found at %s (apt-get install dataset-fashion-mnist)", dir);
 		else
-			snprintf(err, err_size, "data '%s' is neither a registered data set (fashion-mnist, synthetic) nor a folder",
+			snprintf(err, err_size,
+				 "data '%s' is neither a registered data set (fashion-mnist, synthetic) nor a folder",
 				 data);
 		return SUP_ERR_NOT_FOUND;
 	}

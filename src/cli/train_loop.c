@@ -131,7 +131,45 @@ struct run {
 	int64_t epoch, step, epoch_step;
 	double loss_sum, last_loss;
 	char *yaml;
+	/* training curves of this process: one point per step record */
+	double *cx, *closs, *clr;
+	int64_t n_curve, cap_curve;
 };
+
+/* Remembers a point of the training curves (dropped silently when out of memory: the curves
+ * are a convenience, metrics.jsonl is the record). */
+static void curve_add(struct run *r, double step, double loss, double lr)
+{
+	if (r->n_curve == r->cap_curve) {
+		int64_t cap = r->cap_curve ? 2 * r->cap_curve : 256;
+		double *x = realloc(r->cx, sizeof(double) * (size_t)cap);
+		if (x)
+			r->cx = x;
+		double *l = realloc(r->closs, sizeof(double) * (size_t)cap);
+		if (l)
+			r->closs = l;
+		double *q = realloc(r->clr, sizeof(double) * (size_t)cap);
+		if (q)
+			r->clr = q;
+		if (!x || !l || !q)
+			return;
+		r->cap_curve = cap;
+	}
+	r->cx[r->n_curve] = step;
+	r->closs[r->n_curve] = loss;
+	r->clr[r->n_curve++] = lr;
+}
+
+static void write_curves(const struct run *r, const char *dir)
+{
+	char path[1200], title[200], err[300];
+	snprintf(path, sizeof path, "%s/curves.svg", dir);
+	snprintf(title, sizeof title, "%s on %s (seed %llu)", r->m->name, r->data, (unsigned long long)r->seed);
+	struct sup_plot_series s[2] = {{"training loss vs step", r->cx, r->closs, r->n_curve},
+				       {"learning rate vs step", r->cx, r->clr, r->n_curve}};
+	if (r->n_curve > 0 && sup_plot_curves_svg(path, title, s, 2, err, sizeof err) != SUP_OK)
+		fprintf(stderr, "selfsup train: warning: %s\n", err);
+}
 
 static int check_settings(struct run *r, char *err, size_t err_size)
 {
@@ -139,15 +177,18 @@ static int check_settings(struct run *r, char *err, size_t err_size)
 		const char *key;
 		int64_t v, min;
 	} lim[] = {
-		{ "epochs", r->epochs, 1 },    { "batch_size", r->batch, 1 },
-		{ "steps", r->steps_limit, 0 }, { "log_every", r->log_every, 1 },
-		{ "seeds", sup_config_int(r->cfg, "seeds"), 1 }, { "threads", sup_config_int(r->cfg, "threads"), 0 },
-		{ "warmup_epochs", sup_config_int(r->cfg, "warmup_epochs"), 0 },
+	    {"epochs", r->epochs, 1},
+	    {"batch_size", r->batch, 1},
+	    {"steps", r->steps_limit, 0},
+	    {"log_every", r->log_every, 1},
+	    {"seeds", sup_config_int(r->cfg, "seeds"), 1},
+	    {"threads", sup_config_int(r->cfg, "threads"), 0},
+	    {"warmup_epochs", sup_config_int(r->cfg, "warmup_epochs"), 0},
 	};
 	for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
 		if (lim[i].v < lim[i].min) {
-			snprintf(err, err_size, "config key '%s' must be >= %lld, got %lld", lim[i].key, (long long)lim[i].min,
-				 (long long)lim[i].v);
+			snprintf(err, err_size, "config key '%s' must be >= %lld, got %lld", lim[i].key,
+				 (long long)lim[i].min, (long long)lim[i].v);
 			return CLI_USAGE;
 		}
 	}
@@ -192,10 +233,10 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 	}
 	r->total = r->epochs * r->spe;
 	r->sched = (struct sup_schedule){
-		.kind = sup_config_enum(cfg, "schedule") == 0 ? SUP_SCHED_CONST : SUP_SCHED_COSINE,
-		.base_lr = sup_config_float(cfg, "lr"),
-		.warmup = sup_config_int(cfg, "warmup_epochs") * r->spe,
-		.total_steps = r->total,
+	    .kind = sup_config_enum(cfg, "schedule") == 0 ? SUP_SCHED_CONST : SUP_SCHED_COSINE,
+	    .base_lr = sup_config_float(cfg, "lr"),
+	    .warmup = sup_config_int(cfg, "warmup_epochs") * r->spe,
+	    .total_steps = r->total,
 	};
 	sup_ctx_init(&r->c, sup_allocator_default(), r->seed);
 	r->ctx_ready = true;
@@ -207,7 +248,8 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 	if (!resume)
 		return CLI_OK;
 	if (rm->epoch_step >= r->spe) {
-		snprintf(err, err_size, "resume: the checkpoint is at step %lld of an epoch of %lld steps (batch_size changed?)",
+		snprintf(err, err_size,
+			 "resume: the checkpoint is at step %lld of an epoch of %lld steps (batch_size changed?)",
 			 (long long)rm->epoch_step, (long long)r->spe);
 		return CLI_USAGE;
 	}
@@ -227,14 +269,14 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 static enum sup_status save_checkpoint(struct run *r, const char *path, char *err, size_t err_size)
 {
 	struct sup_ckpt_meta meta = {
-		.method = r->m->name,
-		.config_yaml = r->yaml,
-		.data = r->data,
-		.epoch = r->epoch,
-		.step = r->step,
-		.epoch_step = r->epoch_step,
-		.epoch_loss_sum = r->loss_sum,
-		.rng = r->c.rng,
+	    .method = r->m->name,
+	    .config_yaml = r->yaml,
+	    .data = r->data,
+	    .epoch = r->epoch,
+	    .step = r->step,
+	    .epoch_step = r->epoch_step,
+	    .epoch_loss_sum = r->loss_sum,
+	    .rng = r->c.rng,
 	};
 	return sup_checkpoint_save(path, r->parts, r->n_parts, &meta, err, err_size);
 }
@@ -243,11 +285,11 @@ static enum sup_status save_checkpoint(struct run *r, const char *path, char *er
 static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, double t0, char *err, size_t err_size)
 {
 	struct sup_batch b;
-	struct sup_step_stats st = { 0 };
-	struct sup_step_info si = { r->epoch, r->step, r->total, sup_schedule_lr(&r->sched, r->step) };
+	struct sup_step_stats st = {0};
+	struct sup_step_info si = {r->epoch, r->step, r->total, sup_schedule_lr(&r->sched, r->step)};
 	int64_t n = r->src.kind == SUP_BATCH_GRAPH ? r->src.n : r->batch;
-	enum sup_status s = r->src.get(&r->src, &r->c, perm + r->epoch_step * r->batch, n, r->m->n_views, r->seed,
-				       r->epoch, &b);
+	enum sup_status s =
+	    r->src.get(&r->src, &r->c, perm + r->epoch_step * r->batch, n, r->m->n_views, r->seed, r->epoch, &b);
 	if (s == SUP_OK)
 		s = r->m->train_step(r->state, &r->c, &b, &si, &st);
 	if (s != SUP_OK) {
@@ -266,11 +308,12 @@ static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, d
 	r->loss_sum += st.loss;
 	r->last_loss = st.loss;
 	if (r->step % r->log_every == 0) {
-		struct sup_metric m[2 + SUP_MAX_STATS] = { { "loss", st.loss }, { "lr", si.lr } };
+		struct sup_metric m[2 + SUP_MAX_STATS] = {{"loss", st.loss}, {"lr", si.lr}};
 		int k = 2;
 		for (int i = 0; i < st.n && i < SUP_MAX_STATS; i++)
-			m[k++] = (struct sup_metric){ st.names[i], st.values[i] };
+			m[k++] = (struct sup_metric){st.names[i], st.values[i]};
 		sup_runlog_write(lg, "step", r->epoch + 1, r->step, cli_now() - t0, m, k);
+		curve_add(r, (double)r->step, st.loss, si.lr);
 	}
 	return CLI_OK;
 }
@@ -307,8 +350,8 @@ static int run_loop(struct run *r, struct sup_runlog *lg, const char *ckpt, char
 			break;
 		}
 		sup_ctx_reset(&r->c);
-		struct sup_metric m[] = { { "loss", r->loss_sum / (double)r->spe },
-					  { "lr", sup_schedule_lr(&r->sched, r->step > 0 ? r->step - 1 : 0) } };
+		struct sup_metric m[] = {{"loss", r->loss_sum / (double)r->spe},
+					 {"lr", sup_schedule_lr(&r->sched, r->step > 0 ? r->step - 1 : 0)}};
 		sup_runlog_write(lg, "epoch", r->epoch + 1, r->step, cli_now() - t0, m, 2);
 		r->last_loss = m[0].value;
 		r->epoch++;
@@ -332,7 +375,7 @@ static int run_loop(struct run *r, struct sup_runlog *lg, const char *ckpt, char
 int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const struct sup_safetensors *resume,
 		  const struct sup_ckpt_meta *resume_meta, struct cli_train_result *out, char *err, size_t err_size)
 {
-	struct run r = { .m = m, .cfg = cfg, .last_loss = NAN };
+	struct run r = {.m = m, .cfg = cfg, .last_loss = NAN};
 	double t0 = cli_now();
 	struct sup_runlog *lg = NULL;
 	int code = run_prepare(&r, resume, resume_meta, err, err_size);
@@ -361,6 +404,7 @@ int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const stru
 	out->epochs = r.epoch;
 	out->steps = r.step;
 	out->seconds = cli_now() - t0;
+	write_curves(&r, out->run_dir);
 cleanup:
 	if (lg) {
 		char lerr[300];
@@ -376,5 +420,8 @@ cleanup:
 	if (r.ctx_ready)
 		sup_ctx_deinit(&r.c);
 	free(r.yaml);
+	free(r.cx);
+	free(r.closs);
+	free(r.clr);
 	return code;
 }

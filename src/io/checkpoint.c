@@ -83,7 +83,7 @@ enum sup_status sup_checkpoint_save(const char *path, const struct sup_ckpt_part
 	}
 	list_tensors(parts, n_parts, true, names, views);
 	for (int k = 0; k < n; k++)
-		nt[k] = (struct sup_named_tensor){ names[k], &views[k] };
+		nt[k] = (struct sup_named_tensor){names[k], &views[k]};
 
 	char ver[16], epoch[24], step[24], estep[24], loss[40], rng[48], steps[16][24], keys[16][80];
 	snprintf(ver, sizeof ver, "%d", SUP_CHECKPOINT_VERSION);
@@ -93,16 +93,16 @@ enum sup_status sup_checkpoint_save(const char *path, const struct sup_ckpt_part
 	fmt_double(loss, sizeof loss, meta->epoch_loss_sum);
 	snprintf(rng, sizeof rng, "%" PRIu64 ":%" PRIu64, meta->rng.key, meta->rng.counter);
 	struct sup_str_pair md[10 + 16] = {
-		{ "format", SUP_CHECKPOINT_FORMAT },
-		{ "format_version", ver },
-		{ "method", meta->method },
-		{ "data", meta->data ? meta->data : "" },
-		{ "config", meta->config_yaml ? meta->config_yaml : "" },
-		{ "epoch", epoch },
-		{ "step", step },
-		{ "epoch_step", estep },
-		{ "epoch_loss_sum", loss },
-		{ "rng", rng },
+	    {"format", SUP_CHECKPOINT_FORMAT},
+	    {"format_version", ver},
+	    {"method", meta->method},
+	    {"data", meta->data ? meta->data : ""},
+	    {"config", meta->config_yaml ? meta->config_yaml : ""},
+	    {"epoch", epoch},
+	    {"step", step},
+	    {"epoch_step", estep},
+	    {"epoch_loss_sum", loss},
+	    {"rng", rng},
 	};
 	int n_md = 10;
 	for (int p = 0; p < n_parts; p++) {
@@ -110,7 +110,7 @@ enum sup_status sup_checkpoint_save(const char *path, const struct sup_ckpt_part
 			continue;
 		snprintf(keys[p], sizeof keys[p], "optim.steps.%s", parts[p].name);
 		snprintf(steps[p], sizeof steps[p], "%" PRId64, parts[p].optim->steps);
-		md[n_md++] = (struct sup_str_pair){ keys[p], steps[p] };
+		md[n_md++] = (struct sup_str_pair){keys[p], steps[p]};
 	}
 	struct sup_allocator al = sup_allocator_default();
 	s = sup_safetensors_save(path, &al, nt, n, md, n_md, err, err_size);
@@ -154,7 +154,8 @@ enum sup_status sup_checkpoint_open(struct sup_safetensors **st, struct sup_ckpt
 	const char *fmt = sup_safetensors_meta(f, "format"), *ver = sup_safetensors_meta(f, "format_version");
 	int64_t v = 0;
 	if (!fmt || strcmp(fmt, SUP_CHECKPOINT_FORMAT) != 0) {
-		s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "%s: not a selfsup checkpoint (no format metadata)", path);
+		s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "%s: not a selfsup checkpoint (no format metadata)",
+				path);
 		goto fail;
 	}
 	if (!parse_i64(ver, &v) || v != SUP_CHECKPOINT_VERSION) {
@@ -171,8 +172,8 @@ enum sup_status sup_checkpoint_open(struct sup_safetensors **st, struct sup_ckpt
 	bool ok = meta->method && *meta->method && meta->config_yaml && meta->data && colon &&
 		  parse_i64(sup_safetensors_meta(f, "epoch"), &meta->epoch) &&
 		  parse_i64(sup_safetensors_meta(f, "step"), &meta->step) &&
-		  parse_i64(sup_safetensors_meta(f, "epoch_step"), &meta->epoch_step) && loss &&
-		  meta->epoch >= 0 && meta->step >= 0 && meta->epoch_step >= 0;
+		  parse_i64(sup_safetensors_meta(f, "epoch_step"), &meta->epoch_step) && loss && meta->epoch >= 0 &&
+		  meta->step >= 0 && meta->epoch_step >= 0;
 	if (ok) {
 		meta->epoch_loss_sum = strtod(loss, &end);
 		ok = *loss && !*end;
@@ -210,8 +211,9 @@ static enum sup_status check_tensors(const struct sup_safetensors *st, int n, ch
 					   "checkpoint lacks tensor '%s' (written by another model configuration?)",
 					   names[k]);
 		if (t->dtype != SUP_F32 || !sup_tensor_same_shape(t, &views[k]))
-			return sup_io_fail(err, err_size, SUP_ERR_SHAPE, "checkpoint tensor '%s' is %s %s, the model has f32 %s",
-					   names[k], sup_dtype_name(t->dtype), sup_shape_str(a, sizeof a, t->ndim, t->shape),
+			return sup_io_fail(err, err_size, SUP_ERR_SHAPE,
+					   "checkpoint tensor '%s' is %s %s, the model has f32 %s", names[k],
+					   sup_dtype_name(t->dtype), sup_shape_str(a, sizeof a, t->ndim, t->shape),
 					   sup_shape_str(b, sizeof b, views[k].ndim, views[k].shape));
 	}
 	int64_t expected_in_file = 0;
@@ -231,16 +233,17 @@ static enum sup_status check_tensors(const struct sup_safetensors *st, int n, ch
 	return SUP_OK;
 }
 
-enum sup_status sup_checkpoint_restore(const struct sup_safetensors *st, const struct sup_ckpt_part *parts,
-				       int n_parts, bool with_optim, char *err, size_t err_size)
+enum sup_status sup_checkpoint_restore(const struct sup_safetensors *st, const struct sup_ckpt_part *parts, int n_parts,
+				       bool with_optim, char *err, size_t err_size)
 {
 	int n = count_tensors(parts, n_parts, with_optim);
 	char(*names)[CKPT_NAME_MAX] = malloc((size_t)(n ? n : 1) * sizeof *names);
 	struct sup_tensor *views = malloc((size_t)(n ? n : 1) * sizeof *views);
 	enum sup_status s = SUP_ERR_NOMEM;
-	int64_t steps[16] = { 0 };
+	int64_t steps[16] = {0};
 	if (!names || !views || n_parts > 16) {
-		s = sup_io_fail(err, err_size, n_parts > 16 ? SUP_ERR_ARG : s, "checkpoint restore: bad arguments or no memory");
+		s = sup_io_fail(err, err_size, n_parts > 16 ? SUP_ERR_ARG : s,
+				"checkpoint restore: bad arguments or no memory");
 		goto cleanup;
 	}
 	list_tensors(parts, n_parts, with_optim, names, views);
@@ -252,7 +255,8 @@ enum sup_status sup_checkpoint_restore(const struct sup_safetensors *st, const s
 		char key[96];
 		snprintf(key, sizeof key, "optim.steps.%s", parts[p].name);
 		if (!parse_i64(sup_safetensors_meta(st, key), &steps[p]) || steps[p] < 0) {
-			s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "checkpoint metadata '%s' missing or malformed", key);
+			s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "checkpoint metadata '%s' missing or malformed",
+					key);
 			goto cleanup;
 		}
 	}

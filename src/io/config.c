@@ -20,8 +20,8 @@ struct cfg_entry {
 	int64_t i;
 	double f;
 	bool b;
-	int choice;  /* enum: index into choices */
-	char *text;  /* canonical text of the value (heap) */
+	int choice; /* enum: index into choices */
+	char *text; /* canonical text of the value (heap) */
 };
 
 struct sup_config {
@@ -30,27 +30,27 @@ struct sup_config {
 };
 
 static const struct sup_cfg_key common_keys[] = {
-	{ "data", SUP_CFG_STRING, "", NULL,
-	  "data set: a registered name (fashion-mnist, synthetic) or a folder; empty: the method's default", NULL, 0 },
-	{ "epochs", SUP_CFG_INT, "10", NULL, "passes over the training set", NULL, 0 },
-	{ "steps", SUP_CFG_INT, "0", NULL,
-	  "stop after this many optimizer steps in total (0: all epochs); the schedule still spans all epochs", NULL,
-	  SUP_CFG_RUNCTL },
-	{ "batch_size", SUP_CFG_INT, "256", NULL, "examples per optimizer step", NULL, 0 },
-	{ "lr", SUP_CFG_FLOAT, "0.001", NULL, "base learning rate (peak of the schedule)", NULL, 0 },
-	{ "schedule", SUP_CFG_ENUM, "cosine", "const|cosine", "learning-rate schedule after warm-up",
-	  "cosine: SGDR without restarts, Loshchilov & Hutter 2017, eq. 5", 0 },
-	{ "warmup_epochs", SUP_CFG_INT, "0", NULL, "epochs of linear warm-up", "Goyal et al. 2017, sec. 2.2", 0 },
-	{ "seed", SUP_CFG_INT, "0", NULL, "seed of initial weights, data order, augmentations", NULL, 0 },
-	{ "threads", SUP_CFG_INT, "0", NULL, "OpenMP threads (0: OMP_NUM_THREADS or all cores)", NULL, 0 },
-	{ "out", SUP_CFG_STRING, "", NULL, "run folder (empty: runs/<method>-<data>-<YYYYmmdd-HHMMSS>)", NULL,
-	  SUP_CFG_RUNCTL },
-	{ "eval", SUP_CFG_STRING, "", NULL, "comma-separated evaluation protocols run after training", NULL, 0 },
-	{ "seeds", SUP_CFG_INT, "1", NULL, "independent runs with seeds seed, seed+1, ... (metrics get _std)", NULL,
-	  SUP_CFG_RUNCTL },
-	{ "resume", SUP_CFG_STRING, "", NULL, "checkpoint (or run folder) to continue from", NULL, SUP_CFG_RUNCTL },
-	{ "log_every", SUP_CFG_INT, "50", NULL, "optimizer steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL },
-	{ NULL, 0, NULL, NULL, NULL, NULL, 0 },
+    {"data", SUP_CFG_STRING, "", NULL,
+     "data set: a registered name (fashion-mnist, synthetic) or a folder; empty: the method's default", NULL, 0},
+    {"epochs", SUP_CFG_INT, "10", NULL, "passes over the training set", NULL, 0},
+    {"steps", SUP_CFG_INT, "0", NULL,
+     "stop after this many optimizer steps in total (0: all epochs); the schedule still spans all epochs", NULL,
+     SUP_CFG_RUNCTL},
+    {"batch_size", SUP_CFG_INT, "256", NULL, "examples per optimizer step", NULL, 0},
+    {"lr", SUP_CFG_FLOAT, "0.001", NULL, "base learning rate (peak of the schedule)", NULL, 0},
+    {"schedule", SUP_CFG_ENUM, "cosine", "const|cosine", "learning-rate schedule after warm-up",
+     "cosine: SGDR without restarts, Loshchilov & Hutter 2017, eq. 5", 0},
+    {"warmup_epochs", SUP_CFG_INT, "0", NULL, "epochs of linear warm-up", "Goyal et al. 2017, sec. 2.2", 0},
+    {"seed", SUP_CFG_INT, "0", NULL, "seed of initial weights, data order, augmentations", NULL, 0},
+    {"threads", SUP_CFG_INT, "0", NULL, "OpenMP threads (0: OMP_NUM_THREADS or all cores)", NULL, 0},
+    {"out", SUP_CFG_STRING, "", NULL, "run folder (empty: runs/<method>-<data>-<YYYYmmdd-HHMMSS>)", NULL,
+     SUP_CFG_RUNCTL},
+    {"eval", SUP_CFG_STRING, "", NULL, "comma-separated evaluation protocols run after training", NULL, 0},
+    {"seeds", SUP_CFG_INT, "1", NULL, "independent runs with seeds seed, seed+1, ... (metrics get _std)", NULL,
+     SUP_CFG_RUNCTL},
+    {"resume", SUP_CFG_STRING, "", NULL, "checkpoint (or run folder) to continue from", NULL, SUP_CFG_RUNCTL},
+    {"log_every", SUP_CFG_INT, "50", NULL, "optimizer steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL},
+    {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 const struct sup_cfg_key *sup_config_common_keys(void)
@@ -104,14 +104,10 @@ static bool key_name_ok(const char *k)
 static const char *type_expect(const struct sup_cfg_key *k)
 {
 	switch (k->type) {
-	case SUP_CFG_INT:
-		return "an integer";
-	case SUP_CFG_FLOAT:
-		return "a finite number";
-	case SUP_CFG_BOOL:
-		return "true or false";
-	default:
-		return "a string";
+	case SUP_CFG_INT: return "an integer";
+	case SUP_CFG_FLOAT: return "a finite number";
+	case SUP_CFG_BOOL: return "true or false";
+	default: return "a string";
 	}
 }
 
@@ -168,7 +164,7 @@ static enum sup_status parse_value(struct cfg_entry *e, const char *v, char *err
 		break;
 	}
 	case SUP_CFG_BOOL: {
-		static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+		static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
 		int r = -1;
 		for (int i = 0; i < 4; i++) {
 			if (strcasecmp(v, yes[i]) == 0)
@@ -190,8 +186,7 @@ static enum sup_status parse_value(struct cfg_entry *e, const char *v, char *err
 		e->choice = idx;
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 	char *dup = strdup(text);
 	if (!dup)
@@ -228,7 +223,8 @@ static enum sup_status add_key(struct sup_config *c, const struct sup_cfg_key *k
 {
 	if (!key_name_ok(k->key) || (unsigned)k->type >= SUP_CFG_TYPE_COUNT || !k->def ||
 	    (k->type == SUP_CFG_ENUM && !k->choices))
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "schema: malformed key '%s'", k->key ? k->key : "(null)");
+		return sup_io_fail(err, err_size, SUP_ERR_ARG, "schema: malformed key '%s'",
+				   k->key ? k->key : "(null)");
 	struct cfg_entry *e = find_entry(c, k->key);
 	if (e && e->key.type != k->type)
 		return sup_io_fail(err, err_size, SUP_ERR_ARG, "schema: key '%s' redefined with another type", k->key);
@@ -281,8 +277,7 @@ enum sup_status sup_config_new(struct sup_config **out, const struct sup_cfg_key
 
 /* ---- setting ------------------------------------------------------------------------------ */
 
-enum sup_status sup_config_set(struct sup_config *c, const char *key, const char *value, char *err,
-			       size_t err_size)
+enum sup_status sup_config_set(struct sup_config *c, const char *key, const char *value, char *err, size_t err_size)
 {
 	struct cfg_entry *e = find_entry(c, key);
 	if (!e) {
@@ -332,8 +327,7 @@ static bool is_null(const yaml_event_t *ev)
 	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return false;
 	const char *v = (const char *)ev->data.scalar.value;
-	return !*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
-	       strcmp(v, "NULL") == 0;
+	return !*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
 
 struct yaml_walk {
@@ -367,14 +361,15 @@ static enum sup_status yaml_mapping(struct yaml_walk *w, const char *prefix, int
 		}
 		if (kev.type != YAML_SCALAR_EVENT) {
 			yaml_event_delete(&kev);
-			return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: mapping keys must be plain names",
-					   w->origin, line);
+			return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT,
+					   "%s:%zu: mapping keys must be plain names", w->origin, line);
 		}
 		char key[256];
 		int kl = snprintf(key, sizeof key, "%s%s", prefix, (const char *)kev.data.scalar.value);
 		yaml_event_delete(&kev);
 		if (kl >= (int)sizeof key)
-			return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: key too long", w->origin, line);
+			return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: key too long", w->origin,
+					   line);
 		if ((s = yaml_next(w, &vev)) != SUP_OK)
 			return s;
 		line = vev.start_mark.line + 1;
@@ -393,7 +388,8 @@ static enum sup_status yaml_mapping(struct yaml_walk *w, const char *prefix, int
 				s = sup_io_fail(w->err, w->err_size, SUP_ERR_ARG,
 						"config key '%s' takes a value, not a mapping", key);
 			else if (kl + 2 >= (int)sizeof key)
-				s = sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: key too long", w->origin, line);
+				s = sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: key too long", w->origin,
+						line);
 			else {
 				key[kl] = '.';
 				key[kl + 1] = 0;
@@ -441,10 +437,10 @@ static enum sup_status yaml_expect(struct yaml_walk *w, yaml_event_type_t t, con
 	return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: expected %s", w->origin, line, what);
 }
 
-enum sup_status sup_config_load_yaml(struct sup_config *c, const char *text, size_t len, const char *origin,
-				     char *err, size_t err_size)
+enum sup_status sup_config_load_yaml(struct sup_config *c, const char *text, size_t len, const char *origin, char *err,
+				     size_t err_size)
 {
-	struct yaml_walk w = { .c = c, .origin = origin ? origin : "config", .err = err, .err_size = err_size };
+	struct yaml_walk w = {.c = c, .origin = origin ? origin : "config", .err = err, .err_size = err_size};
 	if (!yaml_parser_initialize(&w.p))
 		return sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory");
 	yaml_parser_set_input_string(&w.p, (const unsigned char *)text, len);
@@ -609,7 +605,7 @@ static void emit_group(struct strbuf *b, const struct sup_config *c, const char 
 
 char *sup_config_to_yaml(const struct sup_config *c)
 {
-	struct strbuf b = { .p = malloc(1024), .cap = 1024 };
+	struct strbuf b = {.p = malloc(1024), .cap = 1024};
 	if (!b.p)
 		return NULL;
 	b.p[0] = 0;

@@ -107,7 +107,7 @@ static size_t varint_len(uint64_t v)
 size_t sup_tb_encode_scalar(unsigned char *out, size_t cap, double wall_time, int64_t step, const char *tag,
 			    float value)
 {
-	struct pb b = { out, 0, cap, false };
+	struct pb b = {out, 0, cap, false};
 	unsigned char fixed[8];
 	uint64_t wt;
 	memcpy(&wt, &wall_time, 8);

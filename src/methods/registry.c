@@ -8,7 +8,7 @@
 extern const struct sup_method sup_method_toy;
 
 static const struct sup_method *const registry[] = {
-	&sup_method_toy, /* test fixture (hidden from `selfsup list`) */
+    &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
 };
 
 int sup_method_count(void)
@@ -46,14 +46,14 @@ const char *sup_method_suggest(const char *name)
 
 const char *sup_batch_kind_name(enum sup_batch_kind k)
 {
-	static const char *const names[] = { "images", "tokens", "graph", "vectors" };
+	static const char *const names[] = {"images", "tokens", "graph", "vectors"};
 	_Static_assert(sizeof names / sizeof names[0] == SUP_BATCH_KIND_COUNT, "batch kind names");
 	return (unsigned)k < SUP_BATCH_KIND_COUNT ? names[k] : "?";
 }
 
 char *sup_modalities_str(char *buf, size_t size, unsigned modalities)
 {
-	static const char *const names[] = { "image", "text", "graph", "vector" };
+	static const char *const names[] = {"image", "text", "graph", "vector"};
 	size_t len = 0;
 	buf[0] = 0;
 	for (int i = 0; i < 4; i++) {

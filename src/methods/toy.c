@@ -30,9 +30,9 @@ struct toy {
 
 static void toy_linear_declare(struct toy_linear *l, struct sup_model *m, const char *prefix, int64_t in, int64_t out)
 {
-	l->w = sup_model_add(m, prefix, "weight", SUP_KIND_PARAM, 2, (const int64_t[]){ out, in },
+	l->w = sup_model_add(m, prefix, "weight", SUP_KIND_PARAM, 2, (const int64_t[]){out, in},
 			     SUP_INIT_KAIMING_UNIFORM, 2.23606797749979, 0);
-	l->b = sup_model_add(m, prefix, "bias", SUP_KIND_PARAM, 1, (const int64_t[]){ out }, SUP_INIT_FAN_IN_UNIFORM, 0,
+	l->b = sup_model_add(m, prefix, "bias", SUP_KIND_PARAM, 1, (const int64_t[]){out}, SUP_INIT_FAN_IN_UNIFORM, 0,
 			     SUP_PARAM_NO_DECAY);
 	if (l->b >= 0)
 		sup_model_set_fans(m, l->b, in, out);
@@ -45,16 +45,16 @@ static struct sup_tensor *toy_linear_forward(struct sup_ctx *c, struct sup_model
 }
 
 static const struct sup_cfg_key toy_keys[] = {
-	{ "code_dim", SUP_CFG_INT, "2", NULL, "size of the code (representation)", NULL, 0 },
-	{ "noise", SUP_CFG_FLOAT, "0.1", NULL, "std of the Gaussian input corruption", "Vincent et al. 2008, sec. 2.3", 0 },
-	{ "optim.kind", SUP_CFG_ENUM, "adam", "sgd|adam", "optimizer", NULL, 0 },
-	{ "optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", NULL, 0 },
-	{ "optim.weight_decay", SUP_CFG_FLOAT, "0", NULL, "L2 weight decay", NULL, 0 },
-	{ "lr", SUP_CFG_FLOAT, "0.01", NULL, "base learning rate", NULL, 0 },
-	{ "epochs", SUP_CFG_INT, "3", NULL, "passes over the training set", NULL, 0 },
-	{ "batch_size", SUP_CFG_INT, "64", NULL, "examples per optimizer step", NULL, 0 },
-	{ "log_every", SUP_CFG_INT, "4", NULL, "optimizer steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL },
-	{ NULL, 0, NULL, NULL, NULL, NULL, 0 },
+    {"code_dim", SUP_CFG_INT, "2", NULL, "size of the code (representation)", NULL, 0},
+    {"noise", SUP_CFG_FLOAT, "0.1", NULL, "std of the Gaussian input corruption", "Vincent et al. 2008, sec. 2.3", 0},
+    {"optim.kind", SUP_CFG_ENUM, "adam", "sgd|adam", "optimizer", NULL, 0},
+    {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", NULL, 0},
+    {"optim.weight_decay", SUP_CFG_FLOAT, "0", NULL, "L2 weight decay", NULL, 0},
+    {"lr", SUP_CFG_FLOAT, "0.01", NULL, "base learning rate", NULL, 0},
+    {"epochs", SUP_CFG_INT, "3", NULL, "passes over the training set", NULL, 0},
+    {"batch_size", SUP_CFG_INT, "64", NULL, "examples per optimizer step", NULL, 0},
+    {"log_every", SUP_CFG_INT, "4", NULL, "optimizer steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL},
+    {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 static void toy_free(void *state)
@@ -89,9 +89,9 @@ static enum sup_status toy_init(void **state, const struct sup_config *cfg, cons
 	toy_linear_declare(&t->dec, &t->model, "decoder", k, data->dim);
 	enum sup_status s = sup_model_build(&t->model, rng);
 	struct sup_optim_config oc = {
-		.kind = sup_config_enum(cfg, "optim.kind") == 0 ? SUP_OPTIM_SGD : SUP_OPTIM_ADAM,
-		.momentum = sup_config_float(cfg, "optim.momentum"),
-		.weight_decay = sup_config_float(cfg, "optim.weight_decay"),
+	    .kind = sup_config_enum(cfg, "optim.kind") == 0 ? SUP_OPTIM_SGD : SUP_OPTIM_ADAM,
+	    .momentum = sup_config_float(cfg, "optim.momentum"),
+	    .weight_decay = sup_config_float(cfg, "optim.weight_decay"),
 	};
 	if (s == SUP_OK)
 		s = sup_optim_init(&t->optim, &t->model, &oc);
@@ -109,7 +109,7 @@ static int toy_parts(void *state, struct sup_ckpt_part *out, int cap)
 	struct toy *t = state;
 	if (cap < 1)
 		return 0;
-	out[0] = (struct sup_ckpt_part){ "model", "", &t->model, &t->optim };
+	out[0] = (struct sup_ckpt_part){"model", "", &t->model, &t->optim};
 	return 1;
 }
 
@@ -148,21 +148,21 @@ static struct sup_tensor *toy_encode(void *state, struct sup_ctx *c, const struc
 }
 
 const struct sup_method sup_method_toy = {
-	.name = "toy",
-	.family = "generative",
-	.branch = "auto-encoding (test fixture)",
-	.modalities = SUP_MODALITY_VECTOR,
-	.paper = "denoising linear auto-encoder; Vincent et al. 2008 (test fixture)",
-	.default_data = "synthetic",
-	.fixture = true,
-	.batch_kind = SUP_BATCH_VECTORS,
-	.n_views = 1,
-	.config = toy_keys,
-	.init = toy_init,
-	.parts = toy_parts,
-	.train_step = toy_step,
-	.on_epoch_end = NULL,
-	.encode = toy_encode,
-	.sample = NULL,
-	.free = toy_free,
+    .name = "toy",
+    .family = "generative",
+    .branch = "auto-encoding (test fixture)",
+    .modalities = SUP_MODALITY_VECTOR,
+    .paper = "denoising linear auto-encoder; Vincent et al. 2008 (test fixture)",
+    .default_data = "synthetic",
+    .fixture = true,
+    .batch_kind = SUP_BATCH_VECTORS,
+    .n_views = 1,
+    .config = toy_keys,
+    .init = toy_init,
+    .parts = toy_parts,
+    .train_step = toy_step,
+    .on_epoch_end = NULL,
+    .encode = toy_encode,
+    .sample = NULL,
+    .free = toy_free,
 };

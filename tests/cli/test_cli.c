@@ -49,9 +49,10 @@ static struct res run(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof args, fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s/out.txt' 2>'%s/err.txt'", work, SELFSUP_BIN, args, root, root);
+	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s/out.txt' 2>'%s/err.txt'", work, SELFSUP_BIN, args, root,
+		 root);
 	int st = system(cmd);
-	struct res r = { .rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1 };
+	struct res r = {.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1};
 	char path[256];
 	snprintf(path, sizeof path, "%s/out.txt", root);
 	r.out = read_text(path);
@@ -148,7 +149,7 @@ static void test_list_and_help(void)
 	TU_CHECK(toy);
 	cJSON_Delete(j);
 	res_free(&r);
-	const char *cmds[] = { "list", "train", "eval", "embed", "sample", "data", "demo" };
+	const char *cmds[] = {"list", "train", "eval", "embed", "sample", "data", "demo"};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		r = run("%s --help", cmds[i]);
 		TU_CHECK_MSG(r.rc == 0 && strstr(r.out, "usage: selfsup") != NULL, "%s --help", cmds[i]);
@@ -168,15 +169,17 @@ static void test_train_run_folder(void)
 	TU_CHECK_MSG(r.rc == 0, "%s", r.err);
 	cJSON *j = last_json(&r);
 	TU_CHECK(j != NULL);
-	const char *keys[] = { "method", "data", "seed", "epochs", "seconds", "final_loss" };
+	const char *keys[] = {"method", "data", "seed", "epochs", "seconds", "final_loss"};
 	for (size_t i = 0; j && i < sizeof keys / sizeof keys[0]; i++)
 		TU_CHECK_MSG(cJSON_GetObjectItem(j, keys[i]) != NULL, "summary lacks %s", keys[i]);
 	TU_CHECK(j && strcmp(cJSON_GetObjectItem(j, "method")->valuestring, "toy") == 0);
-	TU_CHECK(j && cJSON_GetObjectItem(j, "epochs")->valueint == 3 && cJSON_GetObjectItem(j, "steps")->valueint == 24);
+	TU_CHECK(j && cJSON_GetObjectItem(j, "epochs")->valueint == 3 &&
+		 cJSON_GetObjectItem(j, "steps")->valueint == 24);
 	cJSON_Delete(j);
 	res_free(&r);
 	TU_CHECK(file_exists("full/config.yaml") && file_exists("full/metrics.jsonl") &&
-		 file_exists("full/summary.json") && file_exists("full/checkpoint.safetensors"));
+		 file_exists("full/summary.json") && file_exists("full/checkpoint.safetensors") &&
+		 file_exists("full/curves.svg"));
 	char p[512];
 	snprintf(p, sizeof p, "%s/full", work);
 	TU_CHECK(iot_count(p, "tfevents") == 1 && iot_count(p, ".tmp.") == 0);
@@ -202,16 +205,22 @@ static void test_train_run_folder(void)
 	struct {
 		const char *name;
 		int64_t d0, d1;
-	} want[] = { { "encoder.weight", 2, 8 }, { "encoder.bias", 2, 0 }, { "decoder.weight", 8, 2 },
-		     { "decoder.bias", 8, 0 },   { "optim.slot1.encoder.weight", 2, 8 }, { "optim.slot2.decoder.bias", 8, 0 } };
+	} want[] = {{"encoder.weight", 2, 8},
+		    {"encoder.bias", 2, 0},
+		    {"decoder.weight", 8, 2},
+		    {"decoder.bias", 8, 0},
+		    {"optim.slot1.encoder.weight", 2, 8},
+		    {"optim.slot2.decoder.bias", 8, 0}};
 	for (size_t i = 0; st && i < sizeof want / sizeof want[0]; i++) {
 		const struct sup_tensor *t = sup_safetensors_get(st, want[i].name);
-		TU_CHECK_MSG(t && t->shape[0] == want[i].d0 && (want[i].d1 == 0 ? t->ndim == 1 : t->shape[1] == want[i].d1),
+		TU_CHECK_MSG(t && t->shape[0] == want[i].d0 &&
+				 (want[i].d1 == 0 ? t->ndim == 1 : t->shape[1] == want[i].d1),
 			     "%s", want[i].name);
 	}
 	TU_CHECK(st && st->n_entries == 12);
 	TU_CHECK(st && strcmp(sup_safetensors_meta(st, "method"), "toy") == 0 &&
-		 strcmp(sup_safetensors_meta(st, "epoch"), "3") == 0 && strcmp(sup_safetensors_meta(st, "step"), "24") == 0);
+		 strcmp(sup_safetensors_meta(st, "epoch"), "3") == 0 &&
+		 strcmp(sup_safetensors_meta(st, "step"), "24") == 0);
 	sup_safetensors_free(st);
 
 	/* A default run folder is runs/<method>-<data>-<time>. */
@@ -265,7 +274,9 @@ static void test_resume(void)
 	/* The final loss (the last epoch's mean) matches to the bit too. */
 	struct res f = run("train toy out=full2 epochs=3 --json");
 	cJSON *b = last_json(&f);
-	TU_CHECK(a && b && cJSON_GetObjectItem(a, "final_loss")->valuedouble == cJSON_GetObjectItem(b, "final_loss")->valuedouble);
+	TU_CHECK(a && b &&
+		 cJSON_GetObjectItem(a, "final_loss")->valuedouble ==
+		     cJSON_GetObjectItem(b, "final_loss")->valuedouble);
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 	res_free(&f);
@@ -380,12 +391,12 @@ static void test_bad_input(void)
 	/* A checkpoint of another method. */
 	struct sup_model m;
 	sup_model_init(&m, sup_allocator_default());
-	sup_model_add(&m, "encoder", "weight", SUP_KIND_PARAM, 2, (const int64_t[]){ 2, 8 }, SUP_INIT_ZEROS, 0, 0);
+	sup_model_add(&m, "encoder", "weight", SUP_KIND_PARAM, 2, (const int64_t[]){2, 8}, SUP_INIT_ZEROS, 0, 0);
 	struct sup_rng rng = sup_rng_make(0, 0);
 	TU_CHECK(sup_model_build(&m, &rng) == SUP_OK);
-	struct sup_ckpt_part part = { "model", "", &m, NULL };
-	struct sup_ckpt_meta meta = { .method = "simclr", .config_yaml = "epochs: 1\n", .data = "synthetic",
-				      .rng = { 1, 2 } };
+	struct sup_ckpt_part part = {"model", "", &m, NULL};
+	struct sup_ckpt_meta meta = {
+	    .method = "simclr", .config_yaml = "epochs: 1\n", .data = "synthetic", .rng = {1, 2}};
 	snprintf(p, sizeof p, "%s/other.safetensors", work);
 	TU_CHECK(sup_checkpoint_save(p, &part, 1, &meta, NULL, 0) == SUP_OK);
 	sup_model_deinit(&m);

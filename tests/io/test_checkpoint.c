@@ -9,9 +9,9 @@
 static void build(struct sup_model *m, int64_t out, uint64_t seed)
 {
 	sup_model_init(m, sup_allocator_default());
-	sup_model_add(m, "enc", "weight", SUP_KIND_PARAM, 2, (const int64_t[]){ out, 4 }, SUP_INIT_NORMAL, 1.0, 0);
-	sup_model_add(m, "enc", "bias", SUP_KIND_PARAM, 1, (const int64_t[]){ out }, SUP_INIT_NORMAL, 1.0, 0);
-	sup_model_add(m, "bn", "running_mean", SUP_KIND_BUFFER, 1, (const int64_t[]){ out }, SUP_INIT_NORMAL, 1.0, 0);
+	sup_model_add(m, "enc", "weight", SUP_KIND_PARAM, 2, (const int64_t[]){out, 4}, SUP_INIT_NORMAL, 1.0, 0);
+	sup_model_add(m, "enc", "bias", SUP_KIND_PARAM, 1, (const int64_t[]){out}, SUP_INIT_NORMAL, 1.0, 0);
+	sup_model_add(m, "bn", "running_mean", SUP_KIND_BUFFER, 1, (const int64_t[]){out}, SUP_INIT_NORMAL, 1.0, 0);
 	struct sup_rng r = sup_rng_make(seed, 0);
 	TU_CHECK(sup_model_build(m, &r) == SUP_OK);
 }
@@ -19,7 +19,7 @@ static void build(struct sup_model *m, int64_t out, uint64_t seed)
 /* Fills the gradients and takes two Adam steps so both slots and the step count are non-trivial. */
 static void train(struct sup_optim *o, struct sup_model *m)
 {
-	struct sup_optim_config oc = { .kind = SUP_OPTIM_ADAM };
+	struct sup_optim_config oc = {.kind = SUP_OPTIM_ADAM};
 	TU_CHECK(sup_optim_init(o, m, &oc) == SUP_OK);
 	for (int s = 0; s < 2; s++) {
 		for (int64_t i = 0; i < m->n_params; i++)
@@ -42,10 +42,15 @@ static void test_round_trip(const char *dir)
 	train(&o, &m);
 	char path[256], err[512] = "";
 	snprintf(path, sizeof path, "%s/ckpt.safetensors", dir);
-	struct sup_ckpt_part parts[2] = { { "model", "", &m, &o }, { "momentum", "momentum.", &mom, NULL } };
-	struct sup_ckpt_meta meta = { .method = "toy", .config_yaml = "epochs: 3\nlr: 0.1\n", .data = "synthetic",
-				      .epoch = 2, .step = 17, .epoch_step = 1, .epoch_loss_sum = 0.1 + 0.2,
-				      .rng = { 0xdeadbeefcafef00dull, 12345678901234ull } };
+	struct sup_ckpt_part parts[2] = {{"model", "", &m, &o}, {"momentum", "momentum.", &mom, NULL}};
+	struct sup_ckpt_meta meta = {.method = "toy",
+				     .config_yaml = "epochs: 3\nlr: 0.1\n",
+				     .data = "synthetic",
+				     .epoch = 2,
+				     .step = 17,
+				     .epoch_step = 1,
+				     .epoch_loss_sum = 0.1 + 0.2,
+				     .rng = {0xdeadbeefcafef00dull, 12345678901234ull}};
 	TU_CHECK_MSG(sup_checkpoint_save(path, parts, 2, &meta, err, sizeof err) == SUP_OK, "%s", err);
 	TU_CHECK(iot_count(dir, ".tmp.") == 0);
 
@@ -53,8 +58,13 @@ static void test_round_trip(const char *dir)
 	struct sup_safetensors *st = NULL;
 	struct sup_ckpt_meta got;
 	TU_CHECK_MSG(sup_checkpoint_open(&st, &got, path, err, sizeof err) == SUP_OK, "%s", err);
-	const char *names[] = { "enc.weight", "enc.bias", "bn.running_mean", "optim.slot1.enc.weight",
-				"optim.slot2.enc.bias", "momentum.enc.weight", "momentum.bn.running_mean" };
+	const char *names[] = {"enc.weight",
+			       "enc.bias",
+			       "bn.running_mean",
+			       "optim.slot1.enc.weight",
+			       "optim.slot2.enc.bias",
+			       "momentum.enc.weight",
+			       "momentum.bn.running_mean"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		TU_CHECK_MSG(st && sup_safetensors_get(st, names[i]), "%s", names[i]);
 	TU_CHECK(st && st->n_entries == 3 + 4 + 3);
@@ -70,9 +80,9 @@ static void test_round_trip(const char *dir)
 	/* Restore into fresh models with other weights: bit-identical afterwards. */
 	build(&m2, 3, 7);
 	build(&mom2, 3, 8);
-	struct sup_optim_config oc = { .kind = SUP_OPTIM_ADAM };
+	struct sup_optim_config oc = {.kind = SUP_OPTIM_ADAM};
 	TU_CHECK(sup_optim_init(&o2, &m2, &oc) == SUP_OK);
-	struct sup_ckpt_part parts2[2] = { { "model", "", &m2, &o2 }, { "momentum", "momentum.", &mom2, NULL } };
+	struct sup_ckpt_part parts2[2] = {{"model", "", &m2, &o2}, {"momentum", "momentum.", &mom2, NULL}};
 	TU_CHECK_MSG(sup_checkpoint_restore(st, parts2, 2, true, err, sizeof err) == SUP_OK, "%s", err);
 	TU_CHECK(same_floats(m.params, m2.params, m.n_params) && same_floats(m.buffers, m2.buffers, m.n_buffers));
 	TU_CHECK(same_floats(o.slot1, o2.slot1, m.n_params) && same_floats(o.slot2, o2.slot2, m.n_params));
@@ -81,7 +91,7 @@ static void test_round_trip(const char *dir)
 	/* Evaluation restores without optimizer state and without an optimizer. */
 	struct sup_model m3;
 	build(&m3, 3, 9);
-	struct sup_ckpt_part parts3[2] = { { "model", "", &m3, NULL }, { "momentum", "momentum.", &mom2, NULL } };
+	struct sup_ckpt_part parts3[2] = {{"model", "", &m3, NULL}, {"momentum", "momentum.", &mom2, NULL}};
 	TU_CHECK(sup_checkpoint_restore(st, parts3, 2, false, err, sizeof err) == SUP_OK);
 	TU_CHECK(same_floats(m.params, m3.params, m.n_params));
 	/* ... but a training restore of a model part without its momentum part is refused. */
@@ -93,7 +103,7 @@ static void test_round_trip(const char *dir)
 	build(&big, 5, 3);
 	float before[64];
 	memcpy(before, big.params, sizeof(float) * (size_t)big.n_params);
-	struct sup_ckpt_part pb[2] = { { "model", "", &big, NULL }, { "momentum", "momentum.", &mom2, NULL } };
+	struct sup_ckpt_part pb[2] = {{"model", "", &big, NULL}, {"momentum", "momentum.", &mom2, NULL}};
 	TU_CHECK(sup_checkpoint_restore(st, pb, 2, false, err, sizeof err) == SUP_ERR_SHAPE);
 	TU_CHECK_MSG(strstr(err, "'enc.weight'") && strstr(err, "[3, 4]") && strstr(err, "[5, 4]"), "%s", err);
 	TU_CHECK(same_floats(before, big.params, big.n_params));
@@ -121,12 +131,12 @@ static void save_with_meta(const char *src, const char *dst, const char *key, co
 	struct sup_str_pair md[32];
 	int n_md = 0;
 	for (int64_t i = 0; i < st->n_entries && i < 16; i++)
-		nt[i] = (struct sup_named_tensor){ st->entries[i].name, &st->entries[i].tensor };
+		nt[i] = (struct sup_named_tensor){st->entries[i].name, &st->entries[i].tensor};
 	for (int64_t i = 0; i < st->n_meta && n_md < 32; i++) {
 		if (strcmp(st->meta[i].key, key) != 0)
 			md[n_md++] = st->meta[i];
 		else if (value)
-			md[n_md++] = (struct sup_str_pair){ key, value };
+			md[n_md++] = (struct sup_str_pair){key, value};
 	}
 	TU_CHECK(sup_safetensors_save(dst, &a, nt, st->n_entries, md, n_md, NULL, 0) == SUP_OK);
 	sup_safetensors_free(st);
@@ -157,10 +167,13 @@ static void test_corrupt(const char *dir)
 	struct {
 		const char *key, *value, *msg;
 	} cases[] = {
-		{ "format", NULL, "not a selfsup checkpoint" },  { "format", "pt", "not a selfsup checkpoint" },
-		{ "format_version", "2", "format version 2" },  { "epoch", "-1", "metadata" },
-		{ "rng", "12", "metadata" },                     { "step", "1x", "metadata" },
-		{ "method", NULL, "metadata" },
+	    {"format", NULL, "not a selfsup checkpoint"},
+	    {"format", "pt", "not a selfsup checkpoint"},
+	    {"format_version", "2", "format version 2"},
+	    {"epoch", "-1", "metadata"},
+	    {"rng", "12", "metadata"},
+	    {"step", "1x", "metadata"},
+	    {"method", NULL, "metadata"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		save_with_meta(good, bad, cases[i].key, cases[i].value);
@@ -175,9 +188,9 @@ static void test_corrupt(const char *dir)
 	struct sup_optim o;
 	build(&m, 3, 1);
 	build(&mom, 3, 2);
-	struct sup_optim_config oc = { .kind = SUP_OPTIM_ADAM };
+	struct sup_optim_config oc = {.kind = SUP_OPTIM_ADAM};
 	TU_CHECK(sup_optim_init(&o, &m, &oc) == SUP_OK);
-	struct sup_ckpt_part parts[2] = { { "model", "", &m, &o }, { "momentum", "momentum.", &mom, NULL } };
+	struct sup_ckpt_part parts[2] = {{"model", "", &m, &o}, {"momentum", "momentum.", &mom, NULL}};
 	TU_CHECK(sup_checkpoint_restore(st, parts, 2, true, err, sizeof err) == SUP_ERR_FORMAT);
 	TU_CHECK_MSG(strstr(err, "optim.steps.model") != NULL, "%s", err);
 	sup_safetensors_free(st);
@@ -186,10 +199,10 @@ static void test_corrupt(const char *dir)
 	sup_model_deinit(&mom);
 	free(bytes);
 	/* A save into a folder that does not exist fails without leaving anything. */
-	struct sup_ckpt_meta wm = { .method = "toy", .config_yaml = "", .data = "" };
+	struct sup_ckpt_meta wm = {.method = "toy", .config_yaml = "", .data = ""};
 	struct sup_model z;
 	build(&z, 2, 1);
-	struct sup_ckpt_part pz = { "model", "", &z, NULL };
+	struct sup_ckpt_part pz = {"model", "", &z, NULL};
 	snprintf(bad, sizeof bad, "%s/nope/c.safetensors", dir);
 	TU_CHECK(sup_checkpoint_save(bad, &pz, 1, &wm, err, sizeof err) != SUP_OK);
 	TU_CHECK(iot_count(dir, ".tmp.") == 0);

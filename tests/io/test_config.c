@@ -5,27 +5,27 @@
 #include "selfsup/run.h"
 
 static const struct sup_cfg_key base_keys[] = {
-	{ "epochs", SUP_CFG_INT, "10", NULL, "passes", NULL, 0 },
-	{ "lr", SUP_CFG_FLOAT, "0.001", NULL, "learning rate", "paper, sec. 1", 0 },
-	{ "name", SUP_CFG_STRING, "", NULL, "a name", NULL, 0 },
-	{ "optim.kind", SUP_CFG_ENUM, "sgd", "sgd|lars|adam", "optimizer", NULL, 0 },
-	{ "optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "momentum", NULL, 0 },
-	{ "aug.color.strength", SUP_CFG_FLOAT, "0.5", NULL, "jitter strength", "SimCLR App. A", 0 },
-	{ "aug.flip", SUP_CFG_BOOL, "true", NULL, "horizontal flips", NULL, 0 },
-	{ "out", SUP_CFG_STRING, "", NULL, "folder", NULL, SUP_CFG_RUNCTL },
-	{ NULL, 0, NULL, NULL, NULL, NULL, 0 },
+    {"epochs", SUP_CFG_INT, "10", NULL, "passes", NULL, 0},
+    {"lr", SUP_CFG_FLOAT, "0.001", NULL, "learning rate", "paper, sec. 1", 0},
+    {"name", SUP_CFG_STRING, "", NULL, "a name", NULL, 0},
+    {"optim.kind", SUP_CFG_ENUM, "sgd", "sgd|lars|adam", "optimizer", NULL, 0},
+    {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "momentum", NULL, 0},
+    {"aug.color.strength", SUP_CFG_FLOAT, "0.5", NULL, "jitter strength", "SimCLR App. A", 0},
+    {"aug.flip", SUP_CFG_BOOL, "true", NULL, "horizontal flips", NULL, 0},
+    {"out", SUP_CFG_STRING, "", NULL, "folder", NULL, SUP_CFG_RUNCTL},
+    {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 /* A method redefining a common key's default. */
 static const struct sup_cfg_key method_keys[] = {
-	{ "lr", SUP_CFG_FLOAT, "0.3", NULL, "SimCLR base lr", "SimCLR App. B.1", 0 },
-	{ "temperature", SUP_CFG_FLOAT, "0.5", NULL, "tau", NULL, 0 },
-	{ NULL, 0, NULL, NULL, NULL, NULL, 0 },
+    {"lr", SUP_CFG_FLOAT, "0.3", NULL, "SimCLR base lr", "SimCLR App. B.1", 0},
+    {"temperature", SUP_CFG_FLOAT, "0.5", NULL, "tau", NULL, 0},
+    {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
 static struct sup_config *make(void)
 {
-	const struct sup_cfg_key *s[] = { base_keys, method_keys };
+	const struct sup_cfg_key *s[] = {base_keys, method_keys};
 	struct sup_config *c = NULL;
 	char err[256] = "";
 	TU_CHECK_MSG(sup_config_new(&c, s, 2, err, sizeof err) == SUP_OK, "%s", err);
@@ -78,12 +78,16 @@ static void test_errors(void)
 	sup_config_free(c);
 
 	/* Malformed schemas. */
-	static const struct sup_cfg_key bad_default[] = { { "a", SUP_CFG_INT, "x", NULL, NULL, NULL, 0 }, { NULL } };
-	static const struct sup_cfg_key bad_name[] = { { "A.b", SUP_CFG_INT, "1", NULL, NULL, NULL, 0 }, { NULL } };
-	static const struct sup_cfg_key clash[] = { { "epochs", SUP_CFG_FLOAT, "1", NULL, NULL, NULL, 0 }, { NULL } };
-	static const struct sup_cfg_key group[] = { { "optim", SUP_CFG_INT, "1", NULL, NULL, NULL, 0 }, { NULL } };
-	const struct sup_cfg_key *s1[] = { bad_default }, *s2[] = { bad_name }, *s3[] = { base_keys, clash },
-				 *s4[] = { base_keys, group };
+	static const struct sup_cfg_key bad_default[] = {{"a", SUP_CFG_INT, "x", NULL, NULL, NULL, 0},
+							 {NULL, 0, NULL, NULL, NULL, NULL, 0}};
+	static const struct sup_cfg_key bad_name[] = {{"A.b", SUP_CFG_INT, "1", NULL, NULL, NULL, 0},
+						      {NULL, 0, NULL, NULL, NULL, NULL, 0}};
+	static const struct sup_cfg_key clash[] = {{"epochs", SUP_CFG_FLOAT, "1", NULL, NULL, NULL, 0},
+						   {NULL, 0, NULL, NULL, NULL, NULL, 0}};
+	static const struct sup_cfg_key group[] = {{"optim", SUP_CFG_INT, "1", NULL, NULL, NULL, 0},
+						   {NULL, 0, NULL, NULL, NULL, NULL, 0}};
+	const struct sup_cfg_key *s1[] = {bad_default}, *s2[] = {bad_name}, *s3[] = {base_keys, clash},
+				 *s4[] = {base_keys, group};
 	TU_CHECK(sup_config_new(&c, s1, 1, err, sizeof err) == SUP_ERR_ARG && !c);
 	TU_CHECK(sup_config_new(&c, s2, 1, err, sizeof err) == SUP_ERR_ARG);
 	TU_CHECK(sup_config_new(&c, s3, 2, err, sizeof err) == SUP_ERR_ARG);
@@ -148,9 +152,14 @@ static void test_round_trip(void)
 {
 	struct sup_config *a = make(), *b = make();
 	char err[256] = "";
-	const char *ov[] = { "lr=0.1", "optim.momentum=0.30000000000000004", "aug.color.strength=1e-300",
-			     "name=tab\there \"quoted\" \\ back # hash: colon", "optim.kind=adam", "aug.flip=false",
-			     "epochs=-5", "temperature=123456789.123" };
+	const char *ov[] = {"lr=0.1",
+			    "optim.momentum=0.30000000000000004",
+			    "aug.color.strength=1e-300",
+			    "name=tab\there \"quoted\" \\ back # hash: colon",
+			    "optim.kind=adam",
+			    "aug.flip=false",
+			    "epochs=-5",
+			    "temperature=123456789.123"};
 	for (size_t i = 0; i < sizeof ov / sizeof ov[0]; i++)
 		TU_CHECK_MSG(sup_config_override(a, ov[i], err, sizeof err) == SUP_OK, "%s", err);
 	char *y = sup_config_to_yaml(a);
@@ -186,12 +195,12 @@ static void test_round_trip(void)
 /* The common keys form a valid schema with the documented defaults. */
 static void test_common(void)
 {
-	const struct sup_cfg_key *s[] = { sup_config_common_keys() };
+	const struct sup_cfg_key *s[] = {sup_config_common_keys()};
 	struct sup_config *c = NULL;
 	char err[256] = "";
 	TU_CHECK_MSG(sup_config_new(&c, s, 1, err, sizeof err) == SUP_OK, "%s", err);
-	const char *keys[] = { "data", "epochs", "steps", "batch_size", "lr", "seed", "threads", "out", "eval", "seeds",
-			       "resume" };
+	const char *keys[] = {"data",	 "epochs", "steps", "batch_size", "lr",	   "seed",
+			      "threads", "out",	   "eval",  "seeds",	  "resume"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		TU_CHECK_MSG(sup_config_has(c, keys[i]), "%s", keys[i]);
 	TU_CHECK(sup_config_int(c, "seeds") == 1 && sup_config_int(c, "steps") == 0);

@@ -60,7 +60,7 @@ static void test_framing(void)
 	TU_CHECK(memcmp(out + 12, "hello", 5) == 0);
 	TU_CHECK(rd32(out + 17) == sup_crc32c_masked("hello", 5));
 	/* The length CRC of a 5-byte record, computed by hand from the vectors above. */
-	unsigned char len8[8] = { 5, 0, 0, 0, 0, 0, 0, 0 };
+	unsigned char len8[8] = {5, 0, 0, 0, 0, 0, 0, 0};
 	uint32_t c = sup_crc32c(0, len8, 8);
 	TU_CHECK(rd32(out + 8) == ((c >> 15) | (c << 17)) + 0xa282ead8u);
 }
@@ -68,18 +68,18 @@ static void test_framing(void)
 /* Event{wall_time 1.0, step 5, summary{value{tag "a", simple_value 2.0}}} encoded by hand. */
 static void test_event_bytes(void)
 {
-	static const unsigned char want[] = { 0x09, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, /* wall_time */
-					      0x10, 0x05,                          /* step */
-					      0x2A, 0x0A,                          /* summary, 10 bytes */
-					      0x0A, 0x08,                          /* value, 8 bytes */
-					      0x0A, 0x01, 'a',                     /* tag */
-					      0x15, 0, 0, 0, 0x40 };               /* simple_value 2.0f */
+	static const unsigned char want[] = {0x09, 0,	 0,   0, 0,   0, 0, 0xF0, 0x3F, /* wall_time */
+					     0x10, 0x05,				/* step */
+					     0x2A, 0x0A,				/* summary, 10 bytes */
+					     0x0A, 0x08,				/* value, 8 bytes */
+					     0x0A, 0x01, 'a',				/* tag */
+					     0x15, 0,	 0,   0, 0x40};			/* simple_value 2.0f */
 	unsigned char buf[64];
 	size_t n = sup_tb_encode_scalar(buf, sizeof buf, 1.0, 5, "a", 2.0f);
 	TU_CHECK(n == sizeof want && memcmp(buf, want, n) == 0);
 	/* The file_version event. */
-	static const unsigned char ver[] = { 0x09, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x1a, 13, 'b', 'r', 'a', 'i', 'n', '.',
-					     'E',  'v', 'e', 'n', 't', ':', '2' };
+	static const unsigned char ver[] = {0x09, 0,   0,   0,	 0,   0,   0,	0,   0x40, 0x1a, 13,  'b',
+					    'r',  'a', 'i', 'n', '.', 'E', 'v', 'e', 'n',  't',	 ':', '2'};
 	n = sup_tb_encode_scalar(buf, sizeof buf, 2.0, 0, NULL, 0);
 	TU_CHECK(n == sizeof ver && memcmp(buf, ver, n) == 0);
 	/* Large steps take multi-byte varints; a short buffer gives 0. */
@@ -143,7 +143,7 @@ static void test_runlog_files(void)
 	TU_CHECK(iot_tmpdir(dir, sizeof dir) != NULL);
 	struct sup_runlog *lg = NULL;
 	TU_CHECK_MSG(sup_runlog_open(&lg, dir, err, sizeof err) == SUP_OK, "%s", err);
-	struct sup_metric m[] = { { "loss", 0.25 }, { "lr", 1e-3 }, { "weird \"name\"", NAN } };
+	struct sup_metric m[] = {{"loss", 0.25}, {"lr", 1e-3}, {"weird \"name\"", NAN}};
 	sup_runlog_write(lg, "step", 1, 10, 0.5, m, 3);
 	sup_runlog_write(lg, "epoch", 1, 20, 1.0, m, 2);
 	TU_CHECK(sup_runlog_close(lg, err, sizeof err) == SUP_OK);
@@ -182,7 +182,7 @@ static void test_runlog_files(void)
 		closedir(d);
 	unsigned char *ev = iot_read_file(path, &n);
 	TU_CHECK_MSG(ev != NULL, "no event file in %s", dir);
-	const char *want_tags[] = { "", "step/loss", "step/lr", "epoch/loss", "epoch/lr" };
+	const char *want_tags[] = {"", "step/loss", "step/lr", "epoch/loss", "epoch/lr"};
 	int rec = 0;
 	for (size_t off = 0; ev && off < n; rec++) {
 		TU_CHECK(off + 12 <= n);
@@ -214,7 +214,7 @@ static void test_json_numbers(void)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	double vals[] = { 0.1, 1e-300, 123456789.0, -0.0, 5e-324, 0.30000000000000004 };
+	double vals[] = {0.1, 1e-300, 123456789.0, -0.0, 5e-324, 0.30000000000000004};
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
 		sup_json_write_number(f, vals[i]);
 		fputc(' ', f);
