@@ -15,7 +15,7 @@ struct embed_args {
 
 static int parse(struct embed_args *a, int argc, char **argv)
 {
-	*a = (struct embed_args){.split = "train", .batch = 256, .labels = ""};
+	*a = (struct embed_args){.split = "train", .batch = 256, .labels = "", .plot = ""};
 	for (int i = 0; i < argc; i++) {
 		const char *s = argv[i], *eq = strchr(s, '=');
 		if (strcmp(s, "--json") == 0)

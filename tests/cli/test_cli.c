@@ -344,6 +344,19 @@ static void test_embed_and_data(void)
 	snprintf(p, sizeof p, "%s/lab.npy", work);
 	TU_CHECK(sup_npy_load(&t, &a, p, NULL, 0) == SUP_OK && t.dtype == SUP_I64 && t.shape[0] == 512);
 	sup_free(&a, t.data);
+	/* The t-SNE map of the test split (512 points), coloured by the 4 labels. One thread: the
+	 * O(n^2) loops are short, and OpenMP barriers on a busy machine cost more than they save. */
+	const char *omp = getenv("OMP_NUM_THREADS");
+	char saved[32];
+	snprintf(saved, sizeof saved, "%s", omp ? omp : "");
+	setenv("OMP_NUM_THREADS", "1", 1);
+	r = run("embed full split=test out=emb_test.npy plot=map.svg");
+	TU_CHECK_MSG(r.rc == 0 && file_exists("map.svg"), "%s", r.err);
+	res_free(&r);
+	if (*saved)
+		setenv("OMP_NUM_THREADS", saved, 1);
+	else
+		unsetenv("OMP_NUM_THREADS");
 	r = run("data info synthetic --json");
 	j = last_json(&r);
 	TU_CHECK(r.rc == 0 && j && cJSON_GetObjectItem(cJSON_GetObjectItem(j, "train"), "examples")->valueint == 512);
