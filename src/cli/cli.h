@@ -88,6 +88,11 @@ int cli_load_checkpoint(struct cli_loaded *l, const char *path, char *err, size_
 /* Then: init the method for the data set and restore its parts from the checkpoint. */
 int cli_loaded_build(struct cli_loaded *l, const struct sup_data_info *info, char *err, size_t err_size);
 void cli_loaded_free(struct cli_loaded *l);
+/* The representations (method encode, eval mode, no gradients) of every example of src in
+ * data-set order: *emb [N, D] f32 and *lab [N] (NULL when unlabelled), both malloc'd. This is what
+ * `embed` writes and what the evaluation protocols of src/eval/ take as features. */
+int cli_encode_split(struct cli_loaded *l, const struct cli_source *src, int64_t batch, float **emb, int64_t *dim,
+		     int64_t **lab, char *err, size_t err_size);
 /* resume= may name a run folder: its checkpoint.safetensors. Writes the file path into buf. */
 const char *cli_checkpoint_path(const char *arg, char *buf, size_t size);
 

@@ -49,55 +49,6 @@ static int parse(struct embed_args *a, int argc, char **argv)
 	return CLI_OK;
 }
 
-/* Encodes the whole split into *emb [N, D] (malloc) and *lab [N] (malloc, or NULL). */
-static int encode_all(struct cli_loaded *l, const struct cli_source *src, int64_t batch, float **emb, int64_t *dim,
-		      int64_t **lab, char *err, size_t es)
-{
-	struct sup_ctx c;
-	sup_ctx_init(&c, sup_allocator_default(), 0);
-	int64_t n = src->n, step = src->kind == SUP_BATCH_GRAPH ? n : batch;
-	int64_t *idx = malloc(sizeof(int64_t) * (size_t)n);
-	int code = CLI_FAIL;
-	*emb = NULL;
-	*lab = NULL;
-	if (!idx)
-		goto done;
-	for (int64_t i = 0; i < n; i++)
-		idx[i] = i;
-	for (int64_t i0 = 0; i0 < n; i0 += step) {
-		int64_t b = n - i0 < step ? n - i0 : step;
-		struct sup_batch bt;
-		struct sup_tensor *z = NULL;
-		if (src->get(src, &c, idx + i0, b, 1, 0, 0, &bt) == SUP_OK)
-			z = l->method->encode(l->state, &c, &bt);
-		if (!z || z->ndim != 2 || z->shape[0] != b || z->dtype != SUP_F32) {
-			snprintf(err, es, "encode: %s",
-				 z ? "the method returned no [B, D] f32 tensor" : sup_ctx_error(&c));
-			goto done;
-		}
-		if (!*emb) {
-			*dim = z->shape[1];
-			*emb = malloc(sizeof(float) * (size_t)(n * *dim));
-			*lab = bt.labels ? malloc(sizeof(int64_t) * (size_t)n) : NULL;
-			if (!*emb || (bt.labels && !*lab))
-				goto done;
-		}
-		for (int64_t r = 0; r < b; r++)
-			for (int64_t j = 0; j < *dim; j++)
-				(*emb)[(i0 + r) * *dim + j] = (float)sup_tensor_get(z, r * *dim + j);
-		for (int64_t r = 0; *lab && r < b; r++)
-			(*lab)[i0 + r] = (int64_t)sup_tensor_get(bt.labels, r);
-		sup_ctx_reset(&c);
-	}
-	code = CLI_OK;
-done:
-	if (code != CLI_OK && !err[0])
-		snprintf(err, es, "out of memory");
-	free(idx);
-	sup_ctx_deinit(&c);
-	return code;
-}
-
 /* A t-SNE map (perplexity 30, 750 iterations) of at most 1500 evenly spaced examples, coloured by label, as SVG. */
 static int plot_tsne(const char *path, const char *title, const float *emb, const int64_t *lab, int64_t n, int64_t dim,
 		     char *err, size_t es)
@@ -163,7 +114,7 @@ int cli_cmd_embed(int argc, char **argv)
 	if (code == CLI_OK)
 		code = cli_loaded_build(&l, &src.info, err, sizeof err);
 	if (code == CLI_OK)
-		code = encode_all(&l, &src, a.batch, &emb, &dim, &lab, err, sizeof err);
+		code = cli_encode_split(&l, &src, a.batch, &emb, &dim, &lab, err, sizeof err);
 	if (code == CLI_OK) {
 		struct sup_tensor t, tl;
 		sup_tensor_init(&t, SUP_F32, 2, (const int64_t[]){src.n, dim}, emb);

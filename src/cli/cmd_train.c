@@ -21,11 +21,13 @@ static void print_method_keys(const struct sup_method *m)
 	printf("\nkeys of %s (defaults; common keys first):\n", m->name);
 	for (int i = 0; i < sup_config_n_keys(c); i++) {
 		const struct sup_cfg_key *k = sup_config_key_at(c, i);
-		printf("  %s=%s%s%s\n      %s%s%s%s\n", k->key, sup_config_value_text(c, i), k->choices ? "  {" : "",
-		       k->choices ? k->choices : "", k->help ? k->help : "", k->choices ? "}" : "", k->cite ? " [" : "",
-		       k->cite ? k->cite : "");
+		printf("  %s=%s", k->key, sup_config_value_text(c, i));
+		if (k->choices)
+			printf("  (one of %s)", k->choices);
+		printf("\n      %s", k->help ? k->help : "");
 		if (k->cite)
-			printf("      ]\n");
+			printf(" [%s]", k->cite);
+		printf("\n");
 	}
 	sup_config_free(c);
 }

@@ -50,7 +50,7 @@ static const struct sup_cfg_key toy_keys[] = {
     {"optim.kind", SUP_CFG_ENUM, "adam", "sgd|adam", "optimizer", NULL, 0},
     {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", NULL, 0},
     {"optim.weight_decay", SUP_CFG_FLOAT, "0", NULL, "L2 weight decay", NULL, 0},
-    {"lr", SUP_CFG_FLOAT, "0.01", NULL, "base learning rate", NULL, 0},
+    {"lr", SUP_CFG_FLOAT, "0.05", NULL, "base learning rate", NULL, 0},
     {"epochs", SUP_CFG_INT, "3", NULL, "passes over the training set", NULL, 0},
     {"batch_size", SUP_CFG_INT, "64", NULL, "examples per optimizer step", NULL, 0},
     {"log_every", SUP_CFG_INT, "4", NULL, "optimizer steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL},
