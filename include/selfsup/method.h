@@ -50,17 +50,17 @@ enum sup_batch_kind {
 	SUP_BATCH_KIND_COUNT
 };
 
-#define SUP_MAX_VIEWS 8
-#define SUP_MAX_STATS 8
-#define SUP_MAX_PARTS 4
+#define SUP_METHOD_MAX_VIEWS 8
+#define SUP_MAX_STATS	     8
+#define SUP_MAX_PARTS	     4
 
 /* One batch, borrowed until the next batch is made (tensors live in the step arena or in the
  * loader). labels are for evaluation and supervised baselines: a self-supervised train_step
  * must not read them. */
-struct sup_batch {
+struct sup_method_batch {
 	enum sup_batch_kind kind;
 	int n_views;
-	struct sup_tensor *views[SUP_MAX_VIEWS];
+	struct sup_tensor *views[SUP_METHOD_MAX_VIEWS];
 	struct sup_tensor *labels;   /* i64 [B] (graphs: [N]), or NULL */
 	struct sup_tensor *index;    /* i64 [B]: data-set index of each example (memory banks), or NULL */
 	const struct sup_csr *graph; /* SUP_BATCH_GRAPH: adjacency [N, N] (normalised as the data set says) */
@@ -104,7 +104,7 @@ struct sup_method {
 	const char *default_data; /* data set used when data= is not given */
 	bool fixture;		  /* a test fixture: hidden from `selfsup list` unless --all */
 	enum sup_batch_kind batch_kind;
-	int n_views;			  /* views per example the loader must make (1..SUP_MAX_VIEWS) */
+	int n_views;			  /* views per example the loader must make (1..SUP_METHOD_MAX_VIEWS) */
 	const struct sup_cfg_key *config; /* the method's keys (NULL-key terminated), or NULL */
 
 	/* Builds models, optimizers, queues for the data set; draws initial weights from rng.
@@ -116,12 +116,12 @@ struct sup_method {
 	int (*parts)(void *state, struct sup_ckpt_part *out, int cap);
 	/* One optimizer step on a batch. Uses c for the step's tensors (the driver resets it
 	 * afterwards) and c->rng for its randomness. Returns the context's sticky status. */
-	enum sup_status (*train_step)(void *state, struct sup_ctx *c, const struct sup_batch *b,
+	enum sup_status (*train_step)(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
 				      const struct sup_step_info *si, struct sup_step_stats *out);
 	/* After each epoch (may be NULL): re-clustering, bank refresh. */
 	enum sup_status (*on_epoch_end)(void *state, struct sup_ctx *c, int64_t epoch);
 	/* Representations [B, D] (f32, in c's arena) of views[0] of b; NULL with c's error set. */
-	struct sup_tensor *(*encode)(void *state, struct sup_ctx *c, const struct sup_batch *b);
+	struct sup_tensor *(*encode)(void *state, struct sup_ctx *c, const struct sup_method_batch *b);
 	/* Generative methods (may be NULL): n samples (images [n,C,H,W] in [0,1] or tokens [n,T])
 	 * continuing prompt (may be NULL), drawn from c->rng. */
 	struct sup_tensor *(*sample)(void *state, struct sup_ctx *c, int64_t n, const char *prompt);

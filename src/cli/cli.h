@@ -35,7 +35,7 @@ struct cli_source {
 	/* Makes the batch of examples idx[0..n) with n_views views in c's arena. Views are a
 	 * function of (seed, epoch, index) when the source augments. */
 	enum sup_status (*get)(const struct cli_source *s, struct sup_ctx *c, const int64_t *idx, int64_t n,
-			       int n_views, uint64_t seed, int64_t epoch, struct sup_batch *b);
+			       int n_views, uint64_t seed, int64_t epoch, struct sup_method_batch *b);
 	void (*free)(struct cli_source *s);
 };
 

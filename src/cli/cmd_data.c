@@ -35,7 +35,7 @@ static int check_labels(const struct cli_source *s, char *err, size_t es)
 	sup_ctx_init(&c, sup_allocator_default(), 0);
 	int code = CLI_OK;
 	for (int64_t i = 0; i < s->n && code == CLI_OK; i++) {
-		struct sup_batch b;
+		struct sup_method_batch b;
 		if (s->get(s, &c, &i, 1, 1, 0, 0, &b) != SUP_OK) {
 			snprintf(err, es, "example %lld: %s", (long long)i, sup_ctx_error(&c));
 			code = CLI_FAIL;

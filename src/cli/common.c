@@ -107,7 +107,7 @@ int cli_encode_split(struct cli_loaded *l, const struct cli_source *src, int64_t
 		idx[i] = i;
 	for (int64_t i0 = 0; i0 < n; i0 += step) {
 		int64_t b = n - i0 < step ? n - i0 : step;
-		struct sup_batch bt;
+		struct sup_method_batch bt;
 		struct sup_tensor *z = NULL;
 		if (src->get(src, &c, idx + i0, b, 1, 0, 0, &bt) == SUP_OK)
 			z = l->method->encode(l->state, &c, &bt);

@@ -36,7 +36,7 @@ static void syn_fill(struct syn *s, bool train)
 	}
 }
 
-static enum sup_status index_tensor(struct sup_ctx *c, const int64_t *idx, int64_t n, struct sup_batch *b)
+static enum sup_status index_tensor(struct sup_ctx *c, const int64_t *idx, int64_t n, struct sup_method_batch *b)
 {
 	b->index = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){n});
 	if (!b->index)
@@ -46,7 +46,7 @@ static enum sup_status index_tensor(struct sup_ctx *c, const int64_t *idx, int64
 }
 
 static enum sup_status syn_get(const struct cli_source *s, struct sup_ctx *c, const int64_t *idx, int64_t n,
-			       int n_views, uint64_t seed, int64_t epoch, struct sup_batch *b)
+			       int n_views, uint64_t seed, int64_t epoch, struct sup_method_batch *b)
 {
 	(void)seed;
 	(void)epoch;
@@ -84,7 +84,7 @@ struct idx_src {
 };
 
 static enum sup_status idx_get(const struct cli_source *s, struct sup_ctx *c, const int64_t *idx, int64_t n,
-			       int n_views, uint64_t seed, int64_t epoch, struct sup_batch *b)
+			       int n_views, uint64_t seed, int64_t epoch, struct sup_method_batch *b)
 {
 	(void)seed;
 	(void)epoch;

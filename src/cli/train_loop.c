@@ -284,7 +284,7 @@ static enum sup_status save_checkpoint(struct run *r, const char *path, char *er
 /* One optimizer step at the current position; fills the stats. */
 static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, double t0, char *err, size_t err_size)
 {
-	struct sup_batch b;
+	struct sup_method_batch b;
 	struct sup_step_stats st = {0};
 	struct sup_step_info si = {r->epoch, r->step, r->total, sup_schedule_lr(&r->sched, r->step)};
 	int64_t n = r->src.kind == SUP_BATCH_GRAPH ? r->src.n : r->batch;

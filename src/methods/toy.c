@@ -113,7 +113,7 @@ static int toy_parts(void *state, struct sup_ckpt_part *out, int cap)
 	return 1;
 }
 
-static enum sup_status toy_step(void *state, struct sup_ctx *c, const struct sup_batch *b,
+static enum sup_status toy_step(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
 				const struct sup_step_info *si, struct sup_step_stats *out)
 {
 	struct toy *t = state;
@@ -137,7 +137,7 @@ static enum sup_status toy_step(void *state, struct sup_ctx *c, const struct sup
 	return SUP_OK;
 }
 
-static struct sup_tensor *toy_encode(void *state, struct sup_ctx *c, const struct sup_batch *b)
+static struct sup_tensor *toy_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
 {
 	struct toy *t = state;
 	sup_model_set_training(&t->model, false);
