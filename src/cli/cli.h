@@ -1,0 +1,102 @@
+/* Internal pieces of the `selfsup` program shared by its command files (not a public header). */
+#ifndef SELFSUP_CLI_H
+#define SELFSUP_CLI_H
+
+#include "selfsup/method.h"
+
+#include <stdio.h>
+
+/* Exit statuses (docs/cli.md). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Each command: argv holds the arguments after the command name. */
+int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_list(int argc, char **argv);
+int cli_cmd_train(int argc, char **argv);
+int cli_cmd_eval(int argc, char **argv);
+int cli_cmd_embed(int argc, char **argv);
+int cli_cmd_sample(int argc, char **argv);
+int cli_cmd_data(int argc, char **argv);
+
+/* Prints "selfsup <cmd>: <message>" as one line on stderr; returns code. */
+int cli_fail(int code, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool cli_is_help(const char *arg);
+double cli_now(void); /* monotonic seconds */
+
+/* ---- data sources ----------------------------------------------------------------------------
+ * The driver's view of a data set: a number of examples and a way to make the batch of given
+ * example indices. Loaders with augmentation plug in here as another source kind (the vision
+ * loader of data.h once it lands); until then image views are the un-augmented images. */
+struct cli_source {
+	struct sup_data_info info;
+	enum sup_batch_kind kind;
+	int64_t n; /* examples in the chosen split */
+	void *impl;
+	/* Makes the batch of examples idx[0..n) with n_views views in c's arena. Views are a
+	 * function of (seed, epoch, index) when the source augments. */
+	enum sup_status (*get)(const struct cli_source *s, struct sup_ctx *c, const int64_t *idx, int64_t n,
+			       int n_views, uint64_t seed, int64_t epoch, struct sup_method_batch *b);
+	void (*free)(struct cli_source *s);
+};
+
+/* Opens a registered name (fashion-mnist, synthetic) or a folder (IDX files) and the train or
+ * test split. SUP_ERR_NOT_FOUND names what is missing. */
+enum sup_status cli_source_open(struct cli_source *s, const char *data, bool train, char *err, size_t err_size);
+void cli_source_close(struct cli_source *s);
+/* Which batch kinds a source kind can produce for a method (same kind only, for now). */
+bool cli_source_fits(const struct cli_source *s, const struct sup_method *m);
+
+/* ---- progress on stderr ------------------------------------------------------------------- */
+struct cli_progress {
+	bool tty, quiet;
+	double t0, last_draw;
+	int64_t step0, total;
+	int64_t every; /* plain mode: a line every `every` steps */
+};
+void cli_progress_init(struct cli_progress *p, int64_t step0, int64_t total, int64_t every);
+void cli_progress_update(struct cli_progress *p, int64_t epoch, int64_t epochs, int64_t step, double loss);
+void cli_progress_done(struct cli_progress *p);
+
+/* ---- training ------------------------------------------------------------------------------ */
+struct cli_train_result {
+	double final_loss, seconds;
+	int64_t epochs, steps;
+	char run_dir[1024], checkpoint[1100];
+};
+
+/* Trains one run of method m with the resolved config; resume (may be NULL) is an opened
+ * checkpoint whose parts and position are restored. Returns a CLI exit status; on failure a
+ * one-line message is in err. */
+int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const struct sup_safetensors *resume,
+		  const struct sup_ckpt_meta *resume_meta, struct cli_train_result *out, char *err, size_t err_size);
+
+/* Builds the config of method m: schema defaults, then (resume) the checkpoint's config with
+ * run-control keys reset, then the YAML file, then the overrides. */
+int cli_config_build(struct sup_config **out, const struct sup_method *m, const char *ckpt_yaml, const char *yaml_path,
+		     char **overrides, int n_overrides, char *err, size_t err_size);
+
+/* Opens a checkpoint, finds its method and rebuilds its config (eval, embed, sample). Returns a
+ * CLI exit status. */
+struct cli_loaded {
+	const struct sup_method *method;
+	struct sup_config *cfg;
+	void *state;
+	struct sup_safetensors *st;
+	struct sup_ckpt_meta meta;
+};
+int cli_load_checkpoint(struct cli_loaded *l, const char *path, char *err, size_t err_size);
+/* Then: init the method for the data set and restore its parts from the checkpoint. */
+int cli_loaded_build(struct cli_loaded *l, const struct sup_data_info *info, char *err, size_t err_size);
+void cli_loaded_free(struct cli_loaded *l);
+/* The representations (method encode, eval mode, no gradients) of every example of src in
+ * data-set order: *emb [N, D] f32 and *lab [N] (NULL when unlabelled), both malloc'd. This is what
+ * `embed` writes and what the evaluation protocols of src/eval/ take as features. */
+int cli_encode_split(struct cli_loaded *l, const struct cli_source *src, int64_t batch, float **emb, int64_t *dim,
+		     int64_t **lab, char *err, size_t err_size);
+/* resume= may name a run folder: its checkpoint.safetensors. Writes the file path into buf. */
+const char *cli_checkpoint_path(const char *arg, char *buf, size_t size);
+
+/* Evaluation protocols available to `eval` and `train ... eval=` (src/eval/ plugs in here). */
+bool cli_eval_known(const char *protocol);
+
+#endif

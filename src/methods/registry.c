@@ -1,0 +1,68 @@
+/* The method registry: one line per built-in method. A new method file defines
+ * `const struct sup_method sup_method_<name>` and adds it to the table below. */
+#include "selfsup/method.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const struct sup_method sup_method_toy;
+
+static const struct sup_method *const registry[] = {
+    &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
+};
+
+int sup_method_count(void)
+{
+	return (int)(sizeof registry / sizeof registry[0]);
+}
+
+const struct sup_method *sup_method_at(int i)
+{
+	SUP_ASSERT(i >= 0 && i < sup_method_count());
+	return registry[i];
+}
+
+const struct sup_method *sup_method_find(const char *name)
+{
+	for (int i = 0; i < sup_method_count(); i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return registry[i];
+	return NULL;
+}
+
+const char *sup_method_suggest(const char *name)
+{
+	const char *best = NULL;
+	int bd = 0;
+	for (int i = 0; i < sup_method_count(); i++) {
+		int d = sup_edit_distance(name, registry[i]->name);
+		if (!best || d < bd) {
+			best = registry[i]->name;
+			bd = d;
+		}
+	}
+	return best;
+}
+
+const char *sup_batch_kind_name(enum sup_batch_kind k)
+{
+	static const char *const names[] = {"images", "tokens", "graph", "vectors"};
+	_Static_assert(sizeof names / sizeof names[0] == SUP_BATCH_KIND_COUNT, "batch kind names");
+	return (unsigned)k < SUP_BATCH_KIND_COUNT ? names[k] : "?";
+}
+
+char *sup_modalities_str(char *buf, size_t size, unsigned modalities)
+{
+	static const char *const names[] = {"image", "text", "graph", "vector"};
+	size_t len = 0;
+	buf[0] = 0;
+	for (int i = 0; i < 4; i++) {
+		if (!(modalities & (1u << i)))
+			continue;
+		int n = snprintf(buf + len, size - len, "%s%s", len ? "," : "", names[i]);
+		if (n < 0 || (size_t)n >= size - len)
+			break;
+		len += (size_t)n;
+	}
+	return buf;
+}
