@@ -125,6 +125,11 @@ struct sup_method {
 	/* Generative methods (may be NULL): n samples (images [n,C,H,W] in [0,1] or tokens [n,T])
 	 * continuing prompt (may be NULL), drawn from c->rng. */
 	struct sup_tensor *(*sample)(void *state, struct sup_ctx *c, int64_t n, const char *prompt);
+	/* Density and language models (may be NULL): the total negative log-likelihood in nats of
+	 * the examples of b (views[0], eval mode, no gradients) and the number of dimensions they
+	 * hold (pixels, bytes or tokens), for the nll / bpd / bits_per_byte protocols. */
+	enum sup_status (*nll)(void *state, struct sup_ctx *c, const struct sup_method_batch *b, double *nats,
+			       double *dims);
 	void (*free)(void *state); /* NULL-safe on state */
 };
 

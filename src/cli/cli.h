@@ -58,7 +58,16 @@ void cli_progress_update(struct cli_progress *p, int64_t epoch, int64_t epochs, 
 void cli_progress_done(struct cli_progress *p);
 
 /* ---- training ------------------------------------------------------------------------------ */
+/* Named metrics of the evaluation protocols (linear_acc, knn_acc, nmi, ...), fractions. */
+#define CLI_MAX_METRICS 16
+struct cli_metrics {
+	int n;
+	char names[CLI_MAX_METRICS][32];
+	double values[CLI_MAX_METRICS];
+};
+
 struct cli_train_result {
+	struct cli_metrics metrics; /* of train ... eval= */
 	double final_loss, seconds;
 	int64_t epochs, steps;
 	char run_dir[1024], checkpoint[1100];
@@ -96,7 +105,12 @@ int cli_encode_split(struct cli_loaded *l, const struct cli_source *src, int64_t
 /* resume= may name a run folder: its checkpoint.safetensors. Writes the file path into buf. */
 const char *cli_checkpoint_path(const char *arg, char *buf, size_t size);
 
-/* Evaluation protocols available to `eval` and `train ... eval=` (src/eval/ plugs in here). */
+/* Evaluation protocols available to `eval` and `train ... eval=` (eval_run.c). */
 bool cli_eval_known(const char *protocol);
+void cli_eval_list(FILE *f); /* " linear knn ..." */
+/* Runs the comma-separated protocols on the checkpoint (a file or run folder) with data (NULL:
+ * the data set it was trained on); appends their metrics to out. Returns a CLI exit status. */
+int cli_eval_run(const char *protocols, const char *checkpoint, const char *data, struct cli_metrics *out, char *err,
+		 size_t err_size);
 
 #endif

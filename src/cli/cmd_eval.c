@@ -1,49 +1,49 @@
-/* `selfsup eval PROTOCOL CHECKPOINT [key=value ...] [--json]`.
- *
- * Integration point for the evaluation protocols of src/eval/ (linear, knn, finetune, cluster,
- * linkpred, perplexity, bpd): cli_eval_known() names the protocols this build has and the
- * command opens and validates the checkpoint, rebuilds the method and its data set, and hands
- * them to the protocol. Until the protocols land, the list is empty and every protocol name is
- * a usage error (after the checkpoint has been checked, so that bad checkpoints are still
- * reported as such). */
+/* `selfsup eval PROTOCOL[,PROTOCOL...] CHECKPOINT [data=...] [--json]`: evaluates the
+ * representations of a checkpoint (or run folder) with the protocols of src/eval/ (eval_run.c). */
 #include "cli/cli.h"
 
 #include <string.h>
 
-static const char *const protocols[] = {NULL}; /* filled in when src/eval/ lands */
-
-bool cli_eval_known(const char *protocol)
-{
-	for (int i = 0; protocols[i]; i++)
-		if (strcmp(protocols[i], protocol) == 0)
-			return true;
-	return false;
-}
-
 int cli_cmd_eval(int argc, char **argv)
 {
+	const char *data = NULL, *pos[2] = { NULL, NULL };
+	bool json = false;
+	int n_pos = 0;
 	for (int i = 0; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
-			printf("usage: selfsup eval PROTOCOL CHECKPOINT [key=value ...] [--json]\n"
+			printf("usage: selfsup eval PROTOCOL[,PROTOCOL...] CHECKPOINT [data=NAME|DIR] [--json]\n"
 			       "Evaluates the representations of a checkpoint (or run folder) with PROTOCOL.\n"
-			       "Protocols in this build:%s",
-			       protocols[0] ? "" : " none yet");
-			for (int k = 0; protocols[k]; k++)
-				printf(" %s", protocols[k]);
+			       "Protocols in this build:");
+			cli_eval_list(stdout);
 			printf("\n");
 			return CLI_OK;
 		}
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strncmp(argv[i], "data=", 5) == 0)
+			data = argv[i] + 5;
+		else if (!strchr(argv[i], '=') && n_pos < 2)
+			pos[n_pos++] = argv[i];
+		else
+			return cli_fail(CLI_USAGE, "eval", "unexpected argument '%s' (keys: data)", argv[i]);
 	}
-	if (argc < 2)
+	if (n_pos < 2)
 		return cli_fail(CLI_USAGE, "eval", "expected PROTOCOL CHECKPOINT");
-	char err[1024];
-	struct cli_loaded l;
-	int code = cli_load_checkpoint(&l, argv[1], err, sizeof err);
+	char err[1024] = "";
+	struct cli_metrics m;
+	int code = cli_eval_run(pos[0], pos[1], data, &m, err, sizeof err);
 	if (code != CLI_OK)
 		return cli_fail(code, "eval", "%s", err);
-	if (!cli_eval_known(argv[0]))
-		code = cli_fail(CLI_USAGE, "eval", "unknown evaluation protocol '%s'%s", argv[0],
-				protocols[0] ? "" : " (no protocols in this build yet)");
-	cli_loaded_free(&l);
-	return code;
+	if (json) {
+		printf("{");
+		for (int i = 0; i < m.n; i++) {
+			printf("%s\"%s\":", i ? "," : "", m.names[i]);
+			sup_json_write_number(stdout, m.values[i]);
+		}
+		printf("}\n");
+	} else {
+		for (int i = 0; i < m.n; i++)
+			printf("%-12s %.4f\n", m.names[i], m.values[i]);
+	}
+	return CLI_OK;
 }

@@ -87,16 +87,34 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* "key":mean and, over several seeds, "key_std" (sample standard deviation) and "key_runs". */
+static void print_stat(FILE *f, const char *key, const double *v, int n)
+{
+	double mean = 0, var = 0;
+	for (int i = 0; i < n; i++)
+		mean += v[i] / n;
+	for (int i = 0; i < n; i++)
+		var += (v[i] - mean) * (v[i] - mean);
+	fprintf(f, ",\"%s\":", key);
+	sup_json_write_number(f, mean);
+	if (n > 1) {
+		fprintf(f, ",\"%s_std\":", key);
+		sup_json_write_number(f, sqrt(var / (n - 1)));
+		fprintf(f, ",\"%s_runs\":[", key);
+		for (int i = 0; i < n; i++) {
+			fprintf(f, "%s", i ? "," : "");
+			sup_json_write_number(f, v[i]);
+		}
+		fprintf(f, "]");
+	}
+}
+
 static void print_summary(FILE *f, const struct sup_method *m, const struct sup_config *cfg, int64_t seed0,
 			  const struct cli_train_result *r, int n)
 {
-	double mean = 0, var = 0, secs = 0;
-	for (int i = 0; i < n; i++) {
-		mean += r[i].final_loss / n;
-		secs += r[i].seconds;
-	}
+	double secs = 0, v[1000];
 	for (int i = 0; i < n; i++)
-		var += (r[i].final_loss - mean) * (r[i].final_loss - mean);
+		secs += r[i].seconds;
 	fprintf(f, "{\"method\":");
 	sup_json_write_string(f, m->name);
 	fprintf(f, ",\"data\":");
@@ -104,18 +122,13 @@ static void print_summary(FILE *f, const struct sup_method *m, const struct sup_
 	fprintf(f, ",\"seed\":%lld,\"epochs\":%lld,\"steps\":%lld,\"seconds\":", (long long)seed0,
 		(long long)r[n - 1].epochs, (long long)r[n - 1].steps);
 	sup_json_write_number(f, secs);
-	fprintf(f, ",\"final_loss\":");
-	sup_json_write_number(f, mean);
-	if (n > 1) {
-		/* Sample standard deviation over the seeds (n - 1 in the denominator). */
-		fprintf(f, ",\"final_loss_std\":");
-		sup_json_write_number(f, sqrt(var / (n - 1)));
-		fprintf(f, ",\"final_loss_runs\":[");
-		for (int i = 0; i < n; i++) {
-			fprintf(f, "%s", i ? "," : "");
-			sup_json_write_number(f, r[i].final_loss);
-		}
-		fprintf(f, "]");
+	for (int i = 0; i < n; i++)
+		v[i] = r[i].final_loss;
+	print_stat(f, "final_loss", v, n);
+	for (int k = 0; k < r[0].metrics.n; k++) {
+		for (int i = 0; i < n; i++)
+			v[i] = r[i].metrics.values[k];
+		print_stat(f, r[0].metrics.names[k], v, n);
 	}
 	fprintf(f, ",\"run_dir\":");
 	sup_json_write_string(f, r[n - 1].run_dir);
@@ -232,16 +245,22 @@ int cli_cmd_train(int argc, char **argv)
 			}
 		}
 		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, &res[k], err, sizeof err);
+		if (code == CLI_OK && *sup_config_str(cfg, "eval"))
+			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, &res[k].metrics, err,
+					    sizeof err);
 		if (code == CLI_OK)
 			write_summary_file(a.m, cfg, seed0 + k, &res[k]);
 	}
 	if (code == CLI_OK) {
-		if (!a.json)
+		if (!a.json) {
 			printf("trained %s on %s: %lld epochs, %lld steps, final loss %.6g\nrun folder: %s\n",
 			       a.m->name, sup_config_str(cfg, "data"), (long long)res[seeds - 1].epochs,
 			       (long long)res[seeds - 1].steps, res[seeds - 1].final_loss, res[seeds - 1].run_dir);
-		else
+			for (int i = 0; i < res[seeds - 1].metrics.n; i++)
+				printf("%-12s %.4f\n", res[seeds - 1].metrics.names[i], res[seeds - 1].metrics.values[i]);
+		} else {
 			print_summary(stdout, a.m, cfg, seed0, res, (int)seeds);
+		}
 	} else {
 		cli_fail(code, "train", "%s", err);
 	}

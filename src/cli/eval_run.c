@@ -1,0 +1,241 @@
+/* Evaluation protocols of `selfsup eval` and `train ... eval=`: open a checkpoint, encode the
+ * train and test splits once (lazily, shared by all protocols of one call), run the protocols of
+ * src/eval/ on the features and collect named metrics (fractions, not percents). */
+#define _POSIX_C_SOURCE 200809L /* strtok_r */
+
+#include "cli/cli.h"
+#include "selfsup/eval.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eval_job {
+	struct cli_loaded l;
+	const char *data;
+	struct cli_source src[2]; /* train, test */
+	bool opened[2];
+	float *x[2];
+	int64_t *y[2];
+	int64_t n[2], d;
+};
+
+static int add_metric(struct cli_metrics *m, const char *name, double v, char *err, size_t es)
+{
+	if (m->n >= CLI_MAX_METRICS) {
+		snprintf(err, es, "too many metrics");
+		return CLI_FAIL;
+	}
+	snprintf(m->names[m->n], sizeof m->names[m->n], "%s", name);
+	m->values[m->n++] = v;
+	return CLI_OK;
+}
+
+/* Features of split s (0 train, 1 test), encoded on first use. */
+static int features(struct eval_job *j, int s, char *err, size_t es)
+{
+	if (j->x[s])
+		return CLI_OK;
+	if (!j->opened[s]) {
+		enum sup_status st = cli_source_open(&j->src[s], j->data, s == 0, err, es);
+		if (st != SUP_OK)
+			return st == SUP_ERR_NOT_FOUND ? CLI_USAGE : CLI_FAIL;
+		j->opened[s] = true;
+	}
+	int64_t d = 0;
+	int code = cli_encode_split(&j->l, &j->src[s], 256, &j->x[s], &d, &j->y[s], err, es);
+	if (code != CLI_OK)
+		return code;
+	if (!j->y[s]) {
+		snprintf(err, es, "data set %s has no labels to evaluate with", j->data);
+		return CLI_USAGE;
+	}
+	j->n[s] = j->src[s].n;
+	j->d = d;
+	return CLI_OK;
+}
+
+static struct sup_eval_set eval_set(const struct eval_job *j, int s)
+{
+	return (struct sup_eval_set){ .x = j->x[s], .labels = j->y[s], .label_dtype = SUP_I64, .n = j->n[s], .d = j->d };
+}
+
+static int proto_linear(struct eval_job *j, struct cli_metrics *m, char *err, size_t es)
+{
+	int code = features(j, 0, err, es);
+	if (code == CLI_OK)
+		code = features(j, 1, err, es);
+	if (code != CLI_OK)
+		return code;
+	struct sup_eval_set tr = eval_set(j, 0), te = eval_set(j, 1);
+	struct sup_linear_probe_opts o;
+	sup_linear_probe_opts_default(&o);
+	struct sup_linear_probe_result r;
+	if (sup_eval_linear_probe(&tr, NULL, &te, &o, &r, err, es) != SUP_OK)
+		return CLI_FAIL;
+	code = add_metric(m, "linear_acc", r.top1, err, es);
+	if (code == CLI_OK && r.has_top5)
+		code = add_metric(m, "linear_top5", r.top5, err, es);
+	return code;
+}
+
+static int proto_knn(struct eval_job *j, struct cli_metrics *m, char *err, size_t es)
+{
+	int code = features(j, 0, err, es);
+	if (code == CLI_OK)
+		code = features(j, 1, err, es);
+	if (code != CLI_OK)
+		return code;
+	struct sup_eval_set tr = eval_set(j, 0), te = eval_set(j, 1);
+	struct sup_knn_opts o;
+	sup_knn_opts_default(&o);
+	struct sup_knn_result r;
+	if (sup_eval_knn(&tr, &te, &o, &r, NULL, err, es) != SUP_OK)
+		return CLI_FAIL;
+	return add_metric(m, "knn_acc", r.top1, err, es);
+}
+
+static int proto_cluster(struct eval_job *j, struct cli_metrics *m, char *err, size_t es)
+{
+	int code = features(j, 1, err, es);
+	if (code != CLI_OK)
+		return code;
+	struct sup_eval_set te = eval_set(j, 1);
+	struct sup_kmeans_opts o;
+	sup_kmeans_opts_default(&o);
+	struct sup_cluster_result r;
+	if (sup_eval_cluster(&te, &o, &r, NULL, err, es) != SUP_OK)
+		return CLI_FAIL;
+	code = add_metric(m, "nmi", r.nmi, err, es);
+	return code == CLI_OK ? add_metric(m, "ari", r.ari, err, es) : code;
+}
+
+/* Total NLL (nats) and dimensions of the test split through the method's nll callback. */
+static int test_nll(struct eval_job *j, double *nats, double *dims, int64_t *n, char *err, size_t es)
+{
+	if (!j->l.method->nll) {
+		snprintf(err, es, "method %s is not a density model (no likelihood to evaluate)", j->l.method->name);
+		return CLI_USAGE;
+	}
+	if (!j->opened[1]) {
+		enum sup_status st = cli_source_open(&j->src[1], j->data, false, err, es);
+		if (st != SUP_OK)
+			return st == SUP_ERR_NOT_FOUND ? CLI_USAGE : CLI_FAIL;
+		j->opened[1] = true;
+	}
+	const struct cli_source *src = &j->src[1];
+	struct sup_ctx c;
+	sup_ctx_init(&c, sup_allocator_default(), 0);
+	int64_t *idx = malloc(sizeof(int64_t) * (size_t)(src->n + 1)), step = 256;
+	int code = idx ? CLI_OK : CLI_FAIL;
+	*nats = *dims = 0;
+	for (int64_t i = 0; idx && i < src->n; i++)
+		idx[i] = i;
+	for (int64_t i0 = 0; code == CLI_OK && i0 < src->n; i0 += step) {
+		int64_t b = src->n - i0 < step ? src->n - i0 : step;
+		struct sup_method_batch bt;
+		double bn = 0, bd = 0;
+		if (src->get(src, &c, idx + i0, b, 1, 0, 0, &bt) != SUP_OK ||
+		    j->l.method->nll(j->l.state, &c, &bt, &bn, &bd) != SUP_OK) {
+			snprintf(err, es, "nll: %s", sup_ctx_error(&c));
+			code = CLI_FAIL;
+		}
+		*nats += bn;
+		*dims += bd;
+		sup_ctx_reset(&c);
+	}
+	*n = src->n;
+	free(idx);
+	sup_ctx_deinit(&c);
+	return code;
+}
+
+/* nll: nats per example; bpd / bits_per_byte: bits per dimension (pixel or byte). */
+static int proto_density(struct eval_job *j, struct cli_metrics *m, const char *key, char *err, size_t es)
+{
+	double nats, dims;
+	int64_t n;
+	int code = test_nll(j, &nats, &dims, &n, err, es);
+	if (code != CLI_OK)
+		return code;
+	if (strcmp(key, "nll_nats") == 0)
+		return add_metric(m, key, nats / (double)(n ? n : 1), err, es);
+	return add_metric(m, key, sup_eval_bits_per_dim(nats, dims), err, es);
+}
+
+static int proto_nll(struct eval_job *j, struct cli_metrics *m, char *err, size_t es)
+{
+	return proto_density(j, m, "nll_nats", err, es);
+}
+
+static int proto_bpd(struct eval_job *j, struct cli_metrics *m, char *err, size_t es)
+{
+	return proto_density(j, m, "bpd", err, es);
+}
+
+static int proto_bpb(struct eval_job *j, struct cli_metrics *m, char *err, size_t es)
+{
+	return proto_density(j, m, "bits_per_byte", err, es);
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct eval_job *j, struct cli_metrics *m, char *err, size_t es);
+} protocols[] = {
+	{ "linear", proto_linear },
+	{ "knn", proto_knn },
+	{ "cluster", proto_cluster },
+	{ "nll", proto_nll },
+	{ "bpd", proto_bpd },
+	{ "perplexity", proto_bpb },
+};
+#define N_PROTOCOLS (sizeof protocols / sizeof protocols[0])
+
+bool cli_eval_known(const char *protocol)
+{
+	for (size_t i = 0; i < N_PROTOCOLS; i++)
+		if (strcmp(protocols[i].name, protocol) == 0)
+			return true;
+	return false;
+}
+
+void cli_eval_list(FILE *f)
+{
+	for (size_t i = 0; i < N_PROTOCOLS; i++)
+		fprintf(f, " %s", protocols[i].name);
+}
+
+int cli_eval_run(const char *list, const char *ckpt, const char *data, struct cli_metrics *out, char *err, size_t es)
+{
+	struct eval_job j;
+	memset(&j, 0, sizeof j);
+	memset(out, 0, sizeof *out);
+	int code = cli_load_checkpoint(&j.l, ckpt, err, es);
+	if (code != CLI_OK)
+		return code;
+	j.data = data && *data ? data : j.l.meta.data;
+	enum sup_status st = cli_source_open(&j.src[0], j.data, true, err, es);
+	j.opened[0] = st == SUP_OK;
+	code = st == SUP_OK ? cli_loaded_build(&j.l, &j.src[0].info, err, es) : st == SUP_ERR_NOT_FOUND ? CLI_USAGE : CLI_FAIL;
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", list);
+	for (char *save = NULL, *p = strtok_r(buf, ",", &save); code == CLI_OK && p; p = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+		while (i < N_PROTOCOLS && strcmp(protocols[i].name, p) != 0)
+			i++;
+		if (i == N_PROTOCOLS) {
+			snprintf(err, es, "unknown evaluation protocol '%s'", p);
+			code = CLI_USAGE;
+		} else {
+			code = protocols[i].run(&j, out, err, es);
+		}
+	}
+	for (int s = 0; s < 2; s++) {
+		free(j.x[s]);
+		free(j.y[s]);
+		if (j.opened[s])
+			cli_source_close(&j.src[s]);
+	}
+	cli_loaded_free(&j.l);
+	return code;
+}
