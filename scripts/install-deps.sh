@@ -2,7 +2,7 @@
 # Installs the Debian packages selfsup needs that are not installed yet (build tools, libraries,
 # the Fashion-MNIST and fortunes data sets). Uses sudo when not run as root.
 set -eu
-PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev libopenblas-dev libopenblas0-openmp
+PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev libopenblas-openmp-dev
 libcjson-dev libyaml-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist fortunes"
 missing=""
 for p in $PKGS; do

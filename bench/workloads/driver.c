@@ -1,6 +1,9 @@
 /* build/bench/workloads NAME [--steps N] [--warmup N] [--threads N] [--json]
  * Times a workload: median milliseconds per step over N steps after the warm-up, and the peak
  * resident set size of the process. NAME is W1..W6 (or its title), or "all". */
+/* clock_gettime is POSIX. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "workload.h"
 
 #include <omp.h>

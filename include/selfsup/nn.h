@@ -179,9 +179,246 @@ struct sup_tensor *sup_mlp_forward(struct sup_ctx *c, struct sup_model *m, const
 
 /* ---- attention, Transformer blocks, recurrent layers (src/nn/attention.c, transformer.c, rnn.c) */
 
+/* Multi-head attention (Vaswani et al. 2017, §3.2). Parameters prefix.{q,k,v,out}_proj.{weight,
+ * bias}, each Linear(D, D). Masks are additive with the finite value SUP_ATTN_MASKED, so a fully
+ * masked query row gives finite outputs and gradients (no NaN); see docs/nn/attention.md. */
+#define SUP_ATTN_MASKED (-1e9)
+struct sup_attention {
+	struct sup_linear q_proj, k_proj, v_proj, out_proj;
+	int64_t dim, heads;
+	double dropout; /* on the attention probabilities, training mode only */
+};
+/* dim % heads == 0. */
+int sup_attention_declare(struct sup_attention *a, struct sup_model *m, const char *prefix, int64_t dim,
+			  int64_t heads, double dropout);
+/* x [B, T, D] queries; kv [B, S, D] the key/value source (NULL: self-attention, kv = x).
+ * causal: query t sees keys s <= t (top-left aligned when T != S). key_padding: u8 [B, S],
+ * nonzero = padding (never attended to), or NULL. Returns [B, T, D]. */
+struct sup_tensor *sup_attention_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_attention *a,
+					 struct sup_tensor *x, struct sup_tensor *kv, bool causal,
+					 const struct sup_tensor *key_padding);
+
+/* Pre-LN Transformer block. Encoder: x + attn(ln1(x)); x + mlp(ln2(x)). Decoder (cross = true):
+ * causal self-attention, then x + cross_attn(ln_cross(x), memory), then the MLP. The MLP is
+ * mlp.fc1 Linear(D, F), GELU (exact erf unless gelu_tanh), mlp.fc2 Linear(F, D); dropout on every
+ * residual branch. Names: prefix.ln1, .attn, [.ln_cross, .cross_attn], .ln2, .mlp.fc1, .mlp.fc2. */
+struct sup_transformer_block {
+	struct sup_layer_norm ln1, ln_cross, ln2;
+	struct sup_attention attn, cross_attn;
+	struct sup_linear fc1, fc2;
+	int64_t dim, ffn;
+	double dropout;
+	bool has_cross;
+	bool gelu_tanh; /* false (default): exact erf GELU */
+};
+int sup_transformer_block_declare(struct sup_transformer_block *b, struct sup_model *m, const char *prefix,
+				  int64_t dim, int64_t heads, int64_t ffn, double dropout, bool cross);
+/* x [B, T, D] -> [B, T, D]. causal/padding (u8 [B, T] or NULL) apply to the self-attention;
+ * memory [B, S, D] and memory_padding (u8 [B, S] or NULL) to the cross-attention; memory must be
+ * given exactly when the block has cross-attention. A decoder block: causal = true + memory. */
+struct sup_tensor *sup_transformer_block_forward(struct sup_ctx *c, struct sup_model *m,
+						 const struct sup_transformer_block *b, struct sup_tensor *x,
+						 bool causal, const struct sup_tensor *padding,
+						 struct sup_tensor *memory, const struct sup_tensor *memory_padding);
+
+/* Transformer text encoder (BERT-style; causal = GPT-style): tok_emb + pos_emb (N(0, 0.02)),
+ * embedding dropout, blocks.0 .. blocks.{layers-1}, ln_f; logits tied to tok_emb. */
+#define SUP_TEXT_ENCODER_MAX_LAYERS 24
+struct sup_text_encoder_config {
+	int64_t vocab, max_len, dim, heads, ffn;
+	int layers;
+	double dropout;
+	bool causal;
+	bool gelu_tanh;
+};
+struct sup_text_encoder {
+	struct sup_text_encoder_config cfg;
+	struct sup_embedding tok_emb, pos_emb;
+	struct sup_transformer_block blocks[SUP_TEXT_ENCODER_MAX_LAYERS];
+	struct sup_layer_norm ln_f;
+};
+int sup_text_encoder_declare(struct sup_text_encoder *e, struct sup_model *m, const char *prefix,
+			     const struct sup_text_encoder_config *cfg);
+/* ids [B, T] (i64/i32, T <= max_len), padding u8 [B, T] or NULL -> hidden states [B, T, D] (after ln_f). */
+struct sup_tensor *sup_text_encoder_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
+					    struct sup_tensor *ids, const struct sup_tensor *padding);
+/* Tied output projection: h [..., D] -> logits [..., vocab] = h tok_emb^T. */
+struct sup_tensor *sup_text_encoder_logits(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
+					   struct sup_tensor *h);
+
+/* GRU / LSTM over batch-first sequences, PyTorch's parameter names, layouts, gate order (LSTM
+ * i, f, g, o; GRU r, z, n) and initialisation U(-1/sqrt(H), 1/sqrt(H)): prefix.weight_ih_l{k}
+ * [G H, I], weight_hh_l{k} [G H, H], bias_ih_l{k}, bias_hh_l{k} [G H]; G = 3 (GRU) or 4 (LSTM). */
+#define SUP_RNN_MAX_LAYERS 4
+struct sup_rnn {
+	int w_ih[SUP_RNN_MAX_LAYERS], w_hh[SUP_RNN_MAX_LAYERS], b_ih[SUP_RNN_MAX_LAYERS], b_hh[SUP_RNN_MAX_LAYERS];
+	int64_t input, hidden;
+	int layers;
+	int gates; /* 3 = GRU, 4 = LSTM */
+};
+int sup_gru_declare(struct sup_rnn *r, struct sup_model *m, const char *prefix, int64_t input, int64_t hidden,
+		    int layers);
+int sup_lstm_declare(struct sup_rnn *r, struct sup_model *m, const char *prefix, int64_t input, int64_t hidden,
+		     int layers);
+/* x [B, T, I] -> every hidden state of the last layer [B, T, H]. h0 (and c0) [layers, B, H] or
+ * NULL for zeros. *h_n (and *c_n), when the pointer is non-NULL, receive the last states
+ * [layers, B, H]. */
+struct sup_tensor *sup_gru_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_rnn *r,
+				   struct sup_tensor *x, struct sup_tensor *h0, struct sup_tensor **h_n);
+struct sup_tensor *sup_lstm_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_rnn *r,
+				    struct sup_tensor *x, struct sup_tensor *h0, struct sup_tensor *c0,
+				    struct sup_tensor **h_n, struct sup_tensor **c_n);
+
 /* (end of the attention / Transformer / RNN section) */
 
 /* ---- graph, masked and quantising layers (src/nn/graph.c, masked.c, vq.c) -------------------- */
+
+/* Buffers that can only be filled after sup_model_build (PixelCNN and MADE masks, the EMA
+ * statistics of a VQ codebook) are declared NaN; forgetting their set-up call makes the forward
+ * (or update) fail with SUP_ERR_STATE instead of silently running unmasked. */
+
+/* GCN layer (Kipf & Welling 2017, eq. 2): H' = Â H W + b, Â a normalised sparse adjacency
+ * (built by the data layer). weight [in, out] named "weight" (the layout of the paper's code:
+ * H @ W without a transpose; PyTorch Geometric's "lin.weight" is its transpose), bias [out]
+ * "bias". Glorot-uniform weight and zero bias, as in the paper's code. */
+struct sup_gcn {
+	int weight, bias; /* bias = -1 when absent */
+	int64_t in, out;
+};
+int sup_gcn_declare(struct sup_gcn *l, struct sup_model *m, const char *prefix, int64_t in, int64_t out, bool bias);
+/* adj: Â as a CSR [N, N] with values in the features' dtype (must outlive the backward).
+ * Exactly one of x (dense [N, in]) and xs (CSR [N, in]) is non-NULL. The product runs as
+ * Â (H W) when out < in (always for sparse features: X W = sup_spmm(X, W)), else (Â H) W.
+ * Returns [N, out]. */
+struct sup_tensor *sup_gcn_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_gcn *l,
+				   const struct sup_csr *adj, struct sup_tensor *x, const struct sup_csr *xs);
+
+enum sup_gcn_act { SUP_GCN_ACT_NONE, SUP_GCN_ACT_RELU, SUP_GCN_ACT_PRELU, SUP_GCN_ACT_COUNT };
+
+/* GCN encoder: 1 or 2 GCN layers with an activation between them (and after the last one
+ * when act_last). DGI: 1 layer, PReLU with one slope, act_last; GAE: 2 layers, ReLU between.
+ * dropout (training mode only) applies to the input of every layer, as in Kipf & Welling's code;
+ * on sparse features it drops stored values. Names: prefix.layers.<i>.weight/.bias and, for
+ * PReLU, prefix.acts.<i>.weight ([1], initialised 0.25 as PyTorch's nn.PReLU). */
+#define SUP_GCN_MAX_LAYERS 2
+struct sup_gcn_encoder {
+	int n_layers;
+	struct sup_gcn layer[SUP_GCN_MAX_LAYERS];
+	int slope[SUP_GCN_MAX_LAYERS]; /* PReLU slope after layer i, -1 when none */
+	enum sup_gcn_act act;
+	bool act_last;
+	double dropout;
+};
+/* dims has n_layers + 1 sizes (input, hidden..., output). */
+int sup_gcn_encoder_declare(struct sup_gcn_encoder *e, struct sup_model *m, const char *prefix, int n_layers,
+			    const int64_t *dims, enum sup_gcn_act act, bool act_last, double dropout);
+struct sup_tensor *sup_gcn_encoder_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_gcn_encoder *e,
+					   const struct sup_csr *adj, struct sup_tensor *x, const struct sup_csr *xs);
+
+/* Bilinear discriminator of DGI (Velickovic et al. 2019, §3.4): score_i = h_i^T W s + b, laid out
+ * as PyTorch's nn.Bilinear(D, D, 1): weight [1, D, D], bias [1]; initialised as DGI's code
+ * (Xavier-uniform weight, zero bias). Computed as h @ (W s), never materialising N x D x D. */
+struct sup_bilinear {
+	int weight, bias; /* bias = -1 when absent */
+	int64_t dim;
+};
+int sup_bilinear_declare(struct sup_bilinear *l, struct sup_model *m, const char *prefix, int64_t dim, bool bias);
+/* h [N, D]; s [D] (one summary shared by every row) or [N, D] (one per row). Returns [N]. */
+struct sup_tensor *sup_bilinear_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_bilinear *l,
+					struct sup_tensor *h, struct sup_tensor *s);
+
+/* PixelCNN masked convolution (van den Oord et al. 2016, "Pixel Recurrent Neural Networks",
+ * §3.4): a stride-1 "same" Conv2d (odd kernel, padding kernel / 2) whose weight is multiplied by
+ * a fixed mask buffer "mask" [out, in, k, k]. Type A (first layer) hides the centre pixel and
+ * everything after it in raster order; type B (later layers) shows the centre. One channel group
+ * (grayscale): the mask is the same for every (out, in) pair. */
+enum sup_pixel_mask { SUP_PIXEL_MASK_A, SUP_PIXEL_MASK_B };
+struct sup_masked_conv2d {
+	struct sup_conv2d conv;
+	int mask;
+	enum sup_pixel_mask type;
+};
+int sup_masked_conv2d_declare(struct sup_masked_conv2d *l, struct sup_model *m, const char *prefix, int64_t in,
+			      int64_t out, int kernel, enum sup_pixel_mask type, bool bias);
+/* Writes the mask buffer; call after sup_model_build. */
+void sup_masked_conv2d_init_mask(const struct sup_masked_conv2d *l, struct sup_model *m);
+struct sup_tensor *sup_masked_conv2d_forward(struct sup_ctx *c, struct sup_model *m,
+					     const struct sup_masked_conv2d *l, struct sup_tensor *x);
+
+/* Masked linear: y = x (W . M)^T + b with a mask buffer "mask" [out, in] next to Linear's
+ * weight/bias (same names and initialisation as sup_linear). */
+struct sup_masked_linear {
+	struct sup_linear lin;
+	int mask;
+};
+int sup_masked_linear_declare(struct sup_masked_linear *l, struct sup_model *m, const char *prefix, int64_t in,
+			      int64_t out, bool bias);
+struct sup_tensor *sup_masked_linear_forward(struct sup_ctx *c, struct sup_model *m,
+					     const struct sup_masked_linear *l, struct sup_tensor *x);
+
+/* MADE (Germain et al. 2015, §4): masked linears with ReLU between them, names
+ * prefix.net.<2i>.weight/.bias/.mask (the indices of the equivalent nn.Sequential) and the buffer
+ * prefix.order [D] holding the input degrees m^0(d) in 1..D of the current masks. Output
+ * [B, n_out * D]: unit p * D + d is parameter p of the conditional of input d, which depends on
+ * input d' only when m^0(d') < m^0(d). Masks are a function of (seed, mask index): hidden degrees
+ * drawn uniformly in [min over the previous layer, D - 1] (connectivity-agnostic), and with
+ * order_agnostic a random input ordering per mask index (else the natural one). */
+#define SUP_MADE_MAX_HIDDEN 6
+struct sup_made {
+	int n_hidden;
+	struct sup_masked_linear net[SUP_MADE_MAX_HIDDEN + 1];
+	int order;
+	int64_t d, n_out;
+	uint64_t seed;
+	bool order_agnostic;
+};
+/* D >= 2 inputs; hidden has n_hidden (1..SUP_MADE_MAX_HIDDEN) sizes; n_out >= 1. */
+int sup_made_declare(struct sup_made *l, struct sup_model *m, const char *prefix, int64_t d, int n_hidden,
+		     const int64_t *hidden, int64_t n_out, uint64_t seed, bool order_agnostic);
+/* Writes the masks and ordering of mask `mask_index` (>= 0): call after build, and again with
+ * another index to resample (order-agnostic training cycles through a fixed number of them). */
+enum sup_status sup_made_set_masks(const struct sup_made *l, struct sup_model *m, int64_t mask_index);
+struct sup_tensor *sup_made_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_made *l,
+				    struct sup_tensor *x);
+
+/* VQ codebook (van den Oord et al. 2017, eq. 3): K codes of dimension D, "embedding.weight"
+ * [K, D], initialised U(-1/K, 1/K). With ema, the codebook is a buffer moved by
+ * sup_vq_ema_update (appendix A.1, with Laplace smoothing of the counts) instead of by the
+ * codebook loss, and the buffers "ema_cluster_size" [K] (N_i) and "ema_w" [K, D] (m_i) hold the
+ * running statistics. */
+struct sup_vq {
+	int embedding;
+	int ema_cluster_size, ema_w; /* -1 without ema */
+	int64_t k, dim;
+	double beta;  /* commitment weight, default 0.25 */
+	double decay; /* EMA decay gamma, default 0.99 */
+	double eps;   /* Laplace smoothing of the counts, default 1e-5 */
+	bool ema;
+};
+int sup_vq_declare(struct sup_vq *l, struct sup_model *m, const char *prefix, int64_t k, int64_t dim, bool ema);
+/* EMA only, after build: N_i = 1 and m_i = e_i, i.e. every code starts as if it had been
+ * assigned to itself once. (A zero count, as some implementations use, sends a code that never
+ * wins to m_i / N_i with N_i ~ eps: it explodes and stays dead.) */
+void sup_vq_ema_init(const struct sup_vq *l, struct sup_model *m);
+
+struct sup_vq_out {
+	struct sup_tensor *quantized;       /* z + detach(e - z), z's shape: straight-through */
+	struct sup_tensor *indices;         /* i64 [...] (z's leading axes): the nearest codes */
+	struct sup_tensor *codebook_loss;   /* mean (sg[z] - e)^2 (no gradient with ema) */
+	struct sup_tensor *commitment_loss; /* mean (z - sg[e])^2, before beta */
+	struct sup_tensor *loss;            /* codebook + beta commitment (beta commitment with ema) */
+	double perplexity;                  /* exp(entropy of the code usage in this batch) */
+};
+/* z [..., D] (f32 or f64, with the model's dtype). The losses are means over the elements of z
+ * (as Sonnet and the usual PyTorch ports: eq. 3 with ||.||^2 divided by numel). Returns the
+ * context's status. */
+enum sup_status sup_vq_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_vq *l, struct sup_tensor *z,
+			       struct sup_vq_out *out);
+/* One EMA step from a batch: n_i = #{j : idx_j = i}, s_i = sum of the z_j assigned to i;
+ * N_i <- gamma N_i + (1 - gamma) n_i, m_i <- gamma m_i + (1 - gamma) s_i, and
+ * e_i = m_i / N~_i with N~_i = (N_i + eps) / (sum N + K eps) * sum N. Not recorded. */
+enum sup_status sup_vq_ema_update(struct sup_ctx *c, struct sup_model *m, const struct sup_vq *l,
+				  struct sup_tensor *z, struct sup_tensor *indices);
 
 /* (end of the graph / masked / VQ section) */
 

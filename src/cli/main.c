@@ -1,6 +1,9 @@
 /* The `selfsup` program. Until the first self-supervised method lands, it offers `demo`: a
  * supervised MLP trained end to end on Fashion-MNIST with the engine (ops, autograd, GEMM),
  * printed beside a linear softmax classifier and the majority-class baseline. */
+/* clock_gettime is POSIX. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "selfsup/autograd.h"
 #include "selfsup/data.h"
 #include "selfsup/ops.h"

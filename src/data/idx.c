@@ -137,5 +137,6 @@ void sup_image_set_free(struct sup_image_set *set, const struct sup_allocator *a
 {
 	sup_free(alloc, set->images.data);
 	sup_free(alloc, set->labels.data);
+	sup_free(alloc, set->class_names);
 	memset(set, 0, sizeof *set);
 }

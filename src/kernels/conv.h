@@ -1,0 +1,93 @@
+/* 2-D convolution kernels, NCHW, contiguous operands.
+ *
+ * Everything is phrased in terms of one *convolution geometry*: an input x [N, C, H, W], a
+ * weight w [K, C/groups, KH, KW] and an output y [N, K, OH, OW] with
+ *
+ *   y[n, k, oh, ow] = b[k] + sum_{c < C/G, kh, kw} w[k, c, kh, kw] * x[n, g*C/G + c, ih, iw],
+ *   g = k / (K/G),  ih = oh*sh - ph + kh*dh,  iw = ow*sw - pw + kw*dw,
+ *
+ * terms whose (ih, iw) fall outside [0, H) x [0, W) being zero (zero padding). OH and OW are
+ * whatever the caller stores in the geometry: the kernels never recompute them and bounds-check
+ * every input coordinate, so a transposed convolution with output padding (whose "natural"
+ * forward output could be one row larger) uses the same kernels.
+ *
+ * Three passes cover conv2d and conv_transpose2d, forward and backward:
+ *   fwd         y  (=|+=) conv(x, w) (+ b)                    conv2d forward, transpose bwd-data
+ *   bwd_data    dx += conv^T(dy, w)  (the adjoint in x)       conv2d bwd-data, transpose forward
+ *   bwd_weight  dw += sum_n dy[n] (x) x[n] (the adjoint in w)  both ops' weight gradient
+ *
+ * Reference kernels (ref/conv.c) are the direct loops above, f32 and f64: the spec. The CPU
+ * kernels (cpu/conv.c, f32) use im2col + GEMM over chunks of images, one chunk per OpenMP
+ * thread at a time; they need a scratch buffer sized by sup_cpu_conv2d_plan(), which the caller
+ * allocates (kernels never allocate). Results are bitwise reproducible for a given thread count:
+ * every output element is written by exactly one GEMM, and weight-gradient partials are per
+ * thread and summed in thread order. */
+#ifndef SELFSUP_KERNELS_CONV_H
+#define SELFSUP_KERNELS_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sup_conv_geom {
+	int64_t N, C, H, W;  /* input */
+	int64_t K, OH, OW;   /* output channels and spatial size */
+	int64_t KH, KW;      /* kernel */
+	int64_t sh, sw;      /* stride (>= 1) */
+	int64_t ph, pw;      /* zero padding (>= 0) */
+	int64_t dh, dw;      /* dilation (>= 1) */
+	int64_t G;           /* groups; divides C and K */
+};
+
+/* ---- reference (direct loops) ---------------------------------------------------------------- */
+
+/* b may be NULL. accumulate: y += result instead of y = result. */
+void sup_ref_conv2d_fwd_f32(float *y, const float *x, const float *w, const float *b,
+			    const struct sup_conv_geom *g, bool accumulate);
+void sup_ref_conv2d_fwd_f64(double *y, const double *x, const double *w, const double *b,
+			    const struct sup_conv_geom *g, bool accumulate);
+void sup_ref_conv2d_bwd_data_f32(float *dx, const float *dy, const float *w, const struct sup_conv_geom *g);
+void sup_ref_conv2d_bwd_data_f64(double *dx, const double *dy, const double *w, const struct sup_conv_geom *g);
+void sup_ref_conv2d_bwd_weight_f32(float *dw, const float *x, const float *dy, const struct sup_conv_geom *g);
+void sup_ref_conv2d_bwd_weight_f64(double *dw, const double *x, const double *dy,
+				   const struct sup_conv_geom *g);
+
+/* Per-channel helpers on t [N, C, P]: t[n, c, p] += b[c]; db[c] += sum_{n, p} t[n, c, p]. */
+void sup_ref_channel_add_f32(float *t, const float *b, int64_t N, int64_t C, int64_t P);
+void sup_ref_channel_add_f64(double *t, const double *b, int64_t N, int64_t C, int64_t P);
+void sup_ref_channel_sum_f32(float *db, const float *t, int64_t N, int64_t C, int64_t P);
+void sup_ref_channel_sum_f64(double *db, const double *t, int64_t N, int64_t C, int64_t P);
+
+/* ---- CPU (im2col + GEMM, OpenMP) --------------------------------------------------------------- */
+
+enum sup_conv_pass { SUP_CONV_FWD, SUP_CONV_BWD_DATA, SUP_CONV_BWD_WEIGHT };
+
+/* How a pass is split: `chunk` images per im2col/GEMM, `nthreads` threads (1: chunks run in
+ * sequence and BLAS may thread inside each GEMM), each owning `per_thread` floats of scratch:
+ * an im2col buffer (`col`), a packed output-gradient/output buffer (`pack`) and, for a
+ * multi-threaded bwd_weight, a private weight-gradient partial. The whole scratch is `floats`
+ * (0 is possible: 1x1 stride-1 convolutions need none for fwd and bwd_data). */
+struct sup_conv_plan {
+	enum sup_conv_pass pass;
+	bool direct; /* 1x1, stride 1, no padding: x itself is the im2col matrix */
+	int nthreads;        /* > 1: chunks are split over this many threads */
+	bool inner_parallel; /* chunks in sequence, loops around each GEMM split over threads */
+	int64_t chunk;
+	size_t col, pack, partial; /* floats of each part of a thread's scratch */
+	size_t per_thread;
+	size_t floats;
+};
+
+void sup_cpu_conv2d_plan(struct sup_conv_plan *p, const struct sup_conv_geom *g, enum sup_conv_pass pass);
+/* work: p->floats floats (64-byte aligned preferred), made by the plan for the same geometry. */
+void sup_cpu_conv2d_fwd_f32(float *y, const float *x, const float *w, const float *b,
+			    const struct sup_conv_geom *g, bool accumulate, const struct sup_conv_plan *p,
+			    float *work);
+void sup_cpu_conv2d_bwd_data_f32(float *dx, const float *dy, const float *w, const struct sup_conv_geom *g,
+				 const struct sup_conv_plan *p, float *work);
+void sup_cpu_conv2d_bwd_weight_f32(float *dw, const float *x, const float *dy, const struct sup_conv_geom *g,
+				   const struct sup_conv_plan *p, float *work);
+void sup_cpu_channel_add_f32(float *t, const float *b, int64_t N, int64_t C, int64_t P);
+void sup_cpu_channel_sum_f32(float *db, const float *t, int64_t N, int64_t C, int64_t P);
+
+#endif
