@@ -45,7 +45,7 @@ static bool has_shape(const struct sup_model *m, const char *name, int ndim, con
  * reference counts are sum(p.numel() for p in torchvision.models.resnetXX().parameters()),
  * and for the CIFAR variant conv1 = Conv2d(3, 64, 3, 1, 1, bias=False), maxpool = Identity,
  * fc = Linear(512, 10). */
-static void test_param_counts_and_names(void)
+static void test_param_counts(void)
 {
 	static const struct {
 		int depth;
@@ -76,8 +76,11 @@ static void test_param_counts_and_names(void)
 		TU_CHECK_MSG(fabs(gf - cases[k].gflops) < 0.01 * cases[k].gflops, "resnet%d: %.4f GFLOPs", cases[k].depth, gf);
 		sup_model_deinit(&m);
 	}
+}
 
-	/* torchvision names and shapes, under a prefix as methods use them. */
+/* torchvision names and shapes, under a prefix as methods use them; the ConvNet; the selector. */
+static void test_names(void)
+{
 	struct sup_model m;
 	sup_model_init(&m, sup_allocator_default());
 	struct sup_resnet r;
@@ -508,7 +511,8 @@ static void test_encoder(const struct enc_case *k)
 
 int main(void)
 {
-	test_param_counts_and_names();
+	test_param_counts();
+	test_names();
 	const struct enc_case cases[] = {
 		{ "convnet", { .name = "convnet" }, 3, 1, 8, true, true },
 		{ "resnet18 cifar", { .name = "resnet18", .cifar_stem = true }, 4, 3, 4, true, true },
