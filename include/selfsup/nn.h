@@ -424,6 +424,107 @@ enum sup_status sup_vq_ema_update(struct sup_ctx *c, struct sup_model *m, const 
 
 /* ---- encoders (src/nn/convnet.c, resnet.c) --------------------------------------------------- */
 
+/* Image encoders: x [N, C, H, W] -> features [N, feat_dim]. Each has a config, a declare that
+ * adds its tensors under a prefix (0, or -1 with the model's sticky error), and a forward that
+ * follows the model's train/eval mode (batch-norm statistics). docs/nn/encoders.md has the
+ * architectures and the parameter counts they are tested against. */
+
+/* The small ConvNet of workload W1: four conv3x3 (no bias) + BatchNorm2d + ReLU blocks with
+ * in -> 32 (s1) -> 64 (s2) -> 128 (s2) -> 128 (s1) channels, then global average pooling -> 128.
+ * Names are those of the equivalent nn.Sequential: prefix.0 conv, prefix.1 bn, (2 ReLU), 3, 4,
+ * ..., 10. Convolutions get PyTorch's default initialisation. */
+#define SUP_CONVNET_BLOCKS 4
+struct sup_convnet_config {
+	int64_t in_channels; /* 1 (Fashion-MNIST) or 3; 0 means 1 */
+};
+struct sup_convnet {
+	struct sup_conv2d conv[SUP_CONVNET_BLOCKS];
+	struct sup_batch_norm bn[SUP_CONVNET_BLOCKS];
+	int64_t feat_dim; /* 128 */
+};
+int sup_convnet_declare(struct sup_convnet *e, struct sup_model *m, const char *prefix,
+			const struct sup_convnet_config *cfg);
+struct sup_tensor *sup_convnet_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_convnet *e,
+				       struct sup_tensor *x);
+
+/* ResNet-18/34/50 (He, Zhang, Ren, Sun 2016, Table 1) as torchvision builds it: BasicBlock
+ * (18, 34) or Bottleneck with expansion 4 and the stride on its 3x3 conv (50), a 1x1 conv + BN
+ * projection shortcut where the shape changes, global average pooling, an optional Linear head.
+ * Tensor names are torchvision's (conv1.weight, bn1.running_mean, layer2.0.downsample.0.weight,
+ * fc.weight), and so is the initialisation: convolutions kaiming normal (fan_out), BN weight 1
+ * and bias 0, the head PyTorch's Linear default. */
+enum sup_resnet_stem {
+	SUP_RESNET_STEM_IMAGENET, /* conv7x7 s2 p3 + BN + ReLU + maxpool3x3 s2 p1 */
+	SUP_RESNET_STEM_CIFAR,    /* conv3x3 s1 p1 + BN + ReLU, no max-pool (SimCLR's CIFAR variant) */
+};
+struct sup_resnet_config {
+	int depth;               /* 18, 34 or 50 */
+	int64_t in_channels;     /* 0 means 3 */
+	enum sup_resnet_stem stem;
+	int64_t num_classes;     /* > 0: a Linear head "fc" (sup_resnet_logits); 0: none */
+};
+struct sup_resnet_block {
+	struct sup_conv2d conv1, conv2, conv3; /* conv3 only in a Bottleneck */
+	struct sup_batch_norm bn1, bn2, bn3;
+	struct sup_conv2d down_conv;           /* projection shortcut, when has_down */
+	struct sup_batch_norm down_bn;
+	bool bottleneck, has_down;
+};
+#define SUP_RESNET_MAX_BLOCKS 16 /* ResNet-34/50: 3 + 4 + 6 + 3 */
+struct sup_resnet {
+	struct sup_resnet_config cfg;
+	struct sup_conv2d conv1;
+	struct sup_batch_norm bn1;
+	struct sup_resnet_block blocks[SUP_RESNET_MAX_BLOCKS];
+	int n_blocks;
+	struct sup_linear fc; /* when cfg.num_classes > 0 */
+	int64_t feat_dim;     /* 512 (18, 34) or 2048 (50) */
+};
+int sup_resnet_declare(struct sup_resnet *e, struct sup_model *m, const char *prefix,
+		       const struct sup_resnet_config *cfg);
+/* x [N, C, H, W] -> pooled features [N, feat_dim] (the head is not applied). */
+struct sup_tensor *sup_resnet_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_resnet *e,
+				      struct sup_tensor *x);
+/* x -> class logits [N, num_classes] through the head (an error when the model has none). */
+struct sup_tensor *sup_resnet_logits(struct sup_ctx *c, struct sup_model *m, const struct sup_resnet *e,
+				     struct sup_tensor *x);
+
+/* The backbone a method names in its config ("convnet", "resnet18", "resnet34", "resnet50"). */
+enum sup_image_encoder_kind {
+	SUP_IMAGE_ENCODER_CONVNET,
+	SUP_IMAGE_ENCODER_RESNET18,
+	SUP_IMAGE_ENCODER_RESNET34,
+	SUP_IMAGE_ENCODER_RESNET50,
+	SUP_IMAGE_ENCODER_KIND_COUNT
+};
+struct sup_image_encoder_config {
+	const char *name;    /* one of the names above */
+	int64_t in_channels; /* 0 means the encoder's default (convnet 1, resnets 3) */
+	bool cifar_stem;     /* resnets: the CIFAR stem (small images) instead of ImageNet's */
+};
+struct sup_image_encoder {
+	enum sup_image_encoder_kind kind;
+	union {
+		struct sup_convnet convnet;
+		struct sup_resnet resnet;
+	} u;
+	int64_t feat_dim;
+};
+/* The kind named `name`, or -1. */
+int sup_image_encoder_kind_from_name(const char *name);
+const char *sup_image_encoder_kind_name(enum sup_image_encoder_kind kind);
+/* An unknown name is a model error that lists the valid ones. No classification head. */
+int sup_image_encoder_declare(struct sup_image_encoder *e, struct sup_model *m, const char *prefix,
+			      const struct sup_image_encoder_config *cfg);
+struct sup_tensor *sup_image_encoder_forward(struct sup_ctx *c, struct sup_model *m,
+					     const struct sup_image_encoder *e, struct sup_tensor *x);
+/* Forward floating-point operations (2 per multiply-add) of the convolutions and the head of
+ * one pass over n images of h x w; element-wise work (BN, ReLU, pooling, additions) is left out.
+ * Returns -1 for a shape the encoder cannot take (too small). */
+double sup_convnet_flops(const struct sup_convnet *e, int64_t n, int64_t h, int64_t w);
+double sup_resnet_flops(const struct sup_resnet *e, int64_t n, int64_t h, int64_t w);
+double sup_image_encoder_flops(const struct sup_image_encoder *e, int64_t n, int64_t h, int64_t w);
+
 /* (end of the encoders section) */
 
 #ifdef __cplusplus
