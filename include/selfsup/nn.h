@@ -52,6 +52,8 @@ struct sup_model_entry {
 	struct sup_tensor t;     /* valid after build; t.grad points into the gradient block */
 };
 
+struct sup_bn_sync;
+
 struct sup_model {
 	struct sup_allocator alloc;
 	struct sup_model_entry *entries;
@@ -60,6 +62,9 @@ struct sup_model {
 	int64_t n_params, n_buffers;     /* elements */
 	bool built;
 	bool training; /* train/eval mode of every module in the model */
+	/* Synchronised batch statistics for every BatchNorm of the model (data-parallel training);
+	 * NULL = local statistics. See struct sup_bn_sync in ops.h. */
+	const struct sup_bn_sync *bn_sync;
 	enum sup_status err; /* sticky first declaration error */
 	char err_msg[256];
 };

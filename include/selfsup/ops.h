@@ -157,10 +157,22 @@ sup_t *sup_layer_norm(struct sup_ctx *c, sup_t *a, sup_t *weight, sup_t *bias, d
 /* Batch norm over axis 1 of [N, C] or [N, C, H, W]. Training: batch statistics, and when
  * running_mean/var are given they are updated in place (unbiased var), no gradient.
  * Eval: uses the running statistics. weight/bias may be NULL. */
+struct sup_bn_sync;
 struct sup_batch_norm_args {
 	bool training;
 	double momentum; /* PyTorch convention: running = (1 - m) running + m batch; default 0.1 */
 	double eps;      /* default 1e-5 */
+	/* Synchronised statistics over processes (training only), or NULL for local statistics. */
+	const struct sup_bn_sync *sync;
+};
+/* Synchronised batch norm (SimCLR's global BN; PyTorch's SyncBatchNorm): allreduce_sum must
+ * replace buf[0..n) in place by its element-wise sum over every process (an MPI_Allreduce), and
+ * every process must run the same batch-norm calls in the same order. Forward sums the
+ * per-channel sums, sums of squares and counts; backward sums the per-channel sums of dy and
+ * dy * x_hat. Parameter gradients stay local (the data-parallel gradient average sums them). */
+struct sup_bn_sync {
+	enum sup_status (*allreduce_sum)(void *user, double *buf, int64_t n);
+	void *user;
 };
 sup_t *sup_batch_norm(struct sup_ctx *c, sup_t *a, sup_t *weight, sup_t *bias, sup_t *running_mean,
 		      sup_t *running_var, const struct sup_batch_norm_args *args);

@@ -91,7 +91,9 @@ int sup_batch_norm_declare(struct sup_batch_norm *l, struct sup_model *m, const 
 struct sup_tensor *sup_batch_norm_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_batch_norm *l,
 					  struct sup_tensor *x)
 {
-	const struct sup_batch_norm_args args = { .training = m->training, .momentum = l->momentum, .eps = l->eps };
+	const struct sup_batch_norm_args args = {
+		.training = m->training, .momentum = l->momentum, .eps = l->eps, .sync = m->bn_sync
+	};
 	return sup_batch_norm(c, x, l->weight >= 0 ? T(m, l->weight) : NULL, l->bias >= 0 ? T(m, l->bias) : NULL,
 			      T(m, l->running_mean), T(m, l->running_var), &args);
 }

@@ -5,6 +5,7 @@
 #include "op_internal.h"
 
 #include <math.h>
+#include <string.h>
 #include <stdio.h>
 
 /* ---- layer norm -------------------------------------------------------------------------------- */
@@ -103,7 +104,104 @@ struct bn_dims {
 	int64_t N, C, S;
 };
 
-/* in: a, weight, bias; iarg: N, C, S, training; saved: mean[C] then rstd[C] (the constants the
+/* ---- synchronised statistics (struct sup_bn_sync) ----
+ * Plain loops in double over x viewed as [N, C, S]: the per-channel sums are the only work, and
+ * the collective dominates their cost anyway. */
+
+/* What a synchronised node keeps for backward: the constants it normalised with and the sync. */
+struct bn_sync_saved {
+	void *stats; /* mean[C], rstd[C] in a's dtype */
+	const struct sup_bn_sync *sync;
+	double count; /* values per channel over every process */
+};
+
+#define BN_AT(p, f64, i) ((f64) ? ((const double *)(p))[i] : (double)((const float *)(p))[i])
+
+/* Global mean and biased variance from the local ones: sums, sums of squares and counts are
+ * added over the processes. mean/var are in a's dtype, [C]; *count receives the global count. */
+static enum sup_status bn_sync_stats(const struct sup_bn_sync *sync, bool f64, int64_t C, double local_count,
+				     void *mean, void *var, double *count, double *buf)
+{
+	for (int64_t ch = 0; ch < C; ch++) {
+		const double mu = BN_AT(mean, f64, ch), v = BN_AT(var, f64, ch);
+		buf[ch] = mu * local_count;
+		buf[C + ch] = (v + mu * mu) * local_count;
+	}
+	buf[2 * C] = local_count;
+	enum sup_status st = sync->allreduce_sum(sync->user, buf, 2 * C + 1);
+	if (st != SUP_OK)
+		return st;
+	*count = buf[2 * C];
+	for (int64_t ch = 0; ch < C; ch++) {
+		const double mu = buf[ch] / *count, v = fmax(buf[C + ch] / *count - mu * mu, 0.0);
+		if (f64) {
+			((double *)mean)[ch] = mu;
+			((double *)var)[ch] = v;
+		} else {
+			((float *)mean)[ch] = (float)mu;
+			((float *)var)[ch] = (float)v;
+		}
+	}
+	return SUP_OK;
+}
+
+/* dx = w rstd (dy - sum(dy)/M - x_hat sum(dy x_hat)/M) with the sums over every process;
+ * dw += local sum(dy x_hat), db += local sum(dy) (PyTorch's SyncBatchNorm backward). */
+static void bn_sync_backward(struct sup_ctx *c, struct sup_node *n, void *dx, void *dw, void *db)
+{
+	const struct bn_sync_saved *sv = n->saved;
+	const sup_t *a = n->in[0], *w = n->in[1];
+	const int64_t N = n->iarg[0], C = n->iarg[1], S = n->iarg[2];
+	const bool f64 = a->dtype == SUP_F64;
+	const void *x = a->data, *dy = n->out->grad, *mean = sv->stats;
+	const char *rstd = (const char *)sv->stats + (size_t)C * sup_dtype_size(a->dtype);
+	double *sums = sup_ctx_calloc(c, sizeof(double) * 2 * (size_t)C), *glob = sup_ctx_alloc(c, sizeof(double) * 2 * (size_t)C);
+	if (!sums || !glob)
+		return;
+	for (int64_t i = 0; i < N; i++)
+		for (int64_t ch = 0; ch < C; ch++)
+			for (int64_t k = 0; k < S; k++) {
+				const int64_t e = (i * C + ch) * S + k;
+				const double g = BN_AT(dy, f64, e), xh = (BN_AT(x, f64, e) - BN_AT(mean, f64, ch)) * BN_AT(rstd, f64, ch);
+				sums[ch] += g;
+				sums[C + ch] += g * xh;
+			}
+	memcpy(glob, sums, sizeof(double) * 2 * (size_t)C);
+	enum sup_status st = sv->sync->allreduce_sum(sv->sync->user, glob, 2 * C);
+	if (st != SUP_OK) {
+		sup_ctx_fail(c, st, "batch_norm: synchronised backward: the allreduce failed");
+		return;
+	}
+	for (int64_t ch = 0; ch < C && f64; ch++) {
+		if (dw)
+			((double *)dw)[ch] += sums[C + ch];
+		if (db)
+			((double *)db)[ch] += sums[ch];
+	}
+	for (int64_t ch = 0; ch < C && !f64; ch++) {
+		if (dw)
+			((float *)dw)[ch] += (float)sums[C + ch];
+		if (db)
+			((float *)db)[ch] += (float)sums[ch];
+	}
+	if (!dx)
+		return;
+	for (int64_t i = 0; i < N; i++)
+		for (int64_t ch = 0; ch < C; ch++) {
+			const double mu = BN_AT(mean, f64, ch), rs = BN_AT(rstd, f64, ch), sc = rs * (w ? BN_AT(w->data, f64, ch) : 1.0);
+			const double mdy = glob[ch] / sv->count, mdyx = glob[C + ch] / sv->count;
+			for (int64_t k = 0; k < S; k++) {
+				const int64_t e = (i * C + ch) * S + k;
+				const double xh = (BN_AT(x, f64, e) - mu) * rs, d = sc * (BN_AT(dy, f64, e) - mdy - xh * mdyx);
+				if (f64)
+					((double *)dx)[e] += d;
+				else
+					((float *)dx)[e] += (float)d;
+			}
+		}
+}
+
+/* in: a, weight, bias; iarg: N, C, S, training, synchronised; saved: mean[C] then rstd[C] (the constants the
  * output was normalised with: batch statistics, or the running ones in eval mode). */
 static void batch_norm_backward(struct sup_ctx *c, struct sup_node *n)
 {
@@ -114,6 +212,10 @@ static void batch_norm_backward(struct sup_ctx *c, struct sup_node *n)
 	const int64_t N = n->iarg[0], C = n->iarg[1], S = n->iarg[2];
 	const bool training = n->iarg[3] != 0;
 	const void *wd = w ? w->data : NULL, *dy = n->out->grad;
+	if (n->iarg[4]) {
+		bn_sync_backward(c, n, dx, dw, db);
+		return;
+	}
 	if (a->dtype == SUP_F64) {
 		const double *s = n->saved;
 		sup_ref_batch_norm_bwd_f64(dx, dw, db, dy, a->data, s, s + C, wd, N, C, S, training);
@@ -175,8 +277,8 @@ static bool bn_check(struct sup_ctx *c, sup_t *a, sup_t *w, sup_t *b, const sup_
 
 /* Batch statistics into mean / rstd (T = a's dtype), and the in-place running-stat update:
  * running = (1 - m) running + m batch, with the unbiased variance. var is scratch of C. */
-static void bn_batch_stats(const struct sup_ctx *c, const sup_t *a, const struct bn_dims *d, void *mean,
-			   void *rstd, void *var, sup_t *rm, sup_t *rv, const struct sup_batch_norm_args *o)
+static bool bn_batch_stats(struct sup_ctx *c, const sup_t *a, const struct bn_dims *d, void *mean, void *rstd,
+			   void *var, sup_t *rm, sup_t *rv, const struct sup_batch_norm_args *o, double *count)
 {
 	const bool f64 = a->dtype == SUP_F64;
 	if (f64)
@@ -185,7 +287,18 @@ static void bn_batch_stats(const struct sup_ctx *c, const sup_t *a, const struct
 		sup_cpu_batch_norm_stats_f32(mean, var, a->data, d->N, d->C, d->S);
 	else
 		sup_ref_batch_norm_stats_f32(mean, var, a->data, d->N, d->C, d->S);
-	const double M = (double)(d->N * d->S), m = o->momentum;
+	*count = (double)(d->N * d->S);
+	if (o->sync) {
+		double *buf = sup_ctx_alloc(c, sizeof(double) * (size_t)(2 * d->C + 1));
+		if (!buf)
+			return false;
+		enum sup_status st = bn_sync_stats(o->sync, f64, d->C, *count, mean, var, count, buf);
+		if (st != SUP_OK) {
+			sup_ctx_fail(c, st, "batch_norm: synchronised statistics: the allreduce failed");
+			return false;
+		}
+	}
+	const double M = *count, m = o->momentum;
 	for (int64_t ch = 0; ch < d->C; ch++) {
 		const double mu = f64 ? ((double *)mean)[ch] : ((float *)mean)[ch];
 		const double v = f64 ? ((double *)var)[ch] : ((float *)var)[ch];
@@ -199,6 +312,7 @@ static void bn_batch_stats(const struct sup_ctx *c, const sup_t *a, const struct
 		if (rv)
 			sup_tensor_set(rv, ch, (1 - m) * sup_tensor_get(rv, ch) + m * v * M / (M - 1));
 	}
+	return true;
 }
 
 /* Eval mode: the running statistics, copied so a later in-place update cannot change what the
@@ -223,7 +337,7 @@ sup_t *sup_batch_norm(struct sup_ctx *c, sup_t *a, sup_t *weight, sup_t *bias, s
 {
 	if (!sup_op_inputs_ok(c, 1, &a))
 		return NULL;
-	const struct sup_batch_norm_args o = args ? *args : (struct sup_batch_norm_args){ true, 0.1, 1e-5 };
+	const struct sup_batch_norm_args o = args ? *args : (struct sup_batch_norm_args){ true, 0.1, 1e-5, NULL };
 	struct bn_dims d;
 	if (!bn_check(c, a, weight, bias, running_mean, running_var, &o, &d))
 		return NULL;
@@ -238,9 +352,13 @@ sup_t *sup_batch_norm(struct sup_ctx *c, sup_t *a, sup_t *weight, sup_t *bias, s
 	if (!out || !stats)
 		return NULL;
 	void *mean = stats, *rstd = stats + (size_t)d.C * es;
-	if (o.training)
-		bn_batch_stats(c, a, &d, mean, rstd, stats + 2 * (size_t)d.C * es, running_mean, running_var, &o);
-	else
+	const bool sync = o.training && o.sync;
+	double count = 0;
+	if (o.training) {
+		if (!bn_batch_stats(c, a, &d, mean, rstd, stats + 2 * (size_t)d.C * es, running_mean, running_var, &o,
+				    &count))
+			return NULL;
+	} else
 		bn_running_stats(a, d.C, mean, rstd, running_mean, running_var, o.eps);
 	const void *wd = weight ? weight->data : NULL, *bd = bias ? bias->data : NULL;
 	if (a->dtype == SUP_F64)
@@ -256,7 +374,13 @@ sup_t *sup_batch_norm(struct sup_ctx *c, sup_t *a, sup_t *weight, sup_t *bias, s
 		n->iarg[1] = d.C;
 		n->iarg[2] = d.S;
 		n->iarg[3] = o.training;
+		n->iarg[4] = sync;
 		n->saved = stats;
+		struct bn_sync_saved *sv = sync ? sup_ctx_alloc(c, sizeof *sv) : NULL;
+		if (sv) {
+			*sv = (struct bn_sync_saved){ .stats = stats, .sync = o.sync, .count = count };
+			n->saved = sv;
+		}
 	}
 	return out;
 }
