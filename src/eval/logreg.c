@@ -14,7 +14,8 @@
  * inverse Newton matrix there and a good metric later; A is estimated from a strided sample of at
  * most 8192 rows (it only has to be positive definite to keep the method correct), factored once
  * per fit by Cholesky, and applied by two triangular solves; gamma = s.y / y.A^{-1}y of the newest
- * pair (1 before any pair). This cuts the iterations on Fashion-MNIST pixels about tenfold.
+ * pair (1 before any pair). On 10000 Fashion-MNIST rows at l2 = 0.1: 35 iterations to gtol, where
+ * plain L-BFGS had not converged after 150.
  *
  * Precision: parameters, the L-BFGS state, the softmax and the objective are f64; the GEMMs are f32
  * (the features are f32), which limits how small the gradient can get (~1e-6 of its scale); hence
