@@ -58,13 +58,13 @@ struct sup_linear_probe_opts {
 	double val_fraction;        /* hold-out of labelled train rows when no val split is given (0.1) */
 	uint64_t seed;              /* the hold-out draw */
 	bool refit;                 /* refit on train + val with the chosen l2 (true) */
-	int max_iter;               /* L-BFGS iterations per fit (150) */
+	int max_iter;               /* L-BFGS iterations per fit (100) */
 	int history;                /* L-BFGS memory (10) */
 	double gtol;                /* 1e-4 */
 	double ftol;                /* 1e-9 */
 };
 
-/* Defaults: l2 grid 1e-6, 1e-5, ..., 1e-1 (6 values), val_fraction 0.1, seed 0, refit, 150
+/* Defaults: l2 grid 1e-6, 1e-5, ..., 1e-1 (6 values), val_fraction 0.1, seed 0, refit, 100
  * iterations, history 10, gtol 1e-4, ftol 1e-9, n_classes inferred. */
 void sup_linear_probe_opts_default(struct sup_linear_probe_opts *o);
 

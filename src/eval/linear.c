@@ -1,15 +1,9 @@
-/* Linear probe: multinomial logistic regression on frozen, standardised features, the protocol of
- * e.g. Chen et al. 2020 (SimCLR) Appendix B.5 / Kolesnikov et al. 2019 (L2 strength chosen on a
- * validation split, then refit on train + val and scored on test).
- *
- * Optimiser: full-batch L-BFGS (Nocedal & Wright 2006, Algorithm 7.4 two-loop recursion, Armijo
- * backtracking). Why not mini-batch Adam through the engine's ops: the problem is convex and small
- * (D x C parameters), so a quasi-Newton method on the exact objective converges to the optimum in
- * tens of iterations without a learning-rate schedule to tune, the result does not depend on batch
- * order, and each iteration is two GEMMs over the data (X W, then X^T G), which OpenBLAS runs near
- * memory bandwidth. Parameters, the L-BFGS state, the objective and the softmax are f64; the two
- * GEMMs are f32 (the features are f32), which bounds how small the gradient can get (~1e-6 of its
- * scale) and is why gtol defaults to 1e-4 and a line search that cannot decrease f ends the fit. */
+/* Linear probe: multinomial logistic regression on frozen, standardised features, L2 strength
+ * chosen on a validation split, refit on train + val, scored on test: the transfer linear
+ * evaluation of Kornblith, Shlens, Le 2019 ("Do Better ImageNet Models Transfer Better?", §3: an
+ * L2-regularised multinomial logistic regression fitted with L-BFGS, strength chosen on a
+ * validation split) as used by Chen et al. 2020 (SimCLR, transfer appendix). The solver
+ * (preconditioned L-BFGS) is in logreg.c; contracts in eval.h. */
 #include "internal.h"
 
 #include <cblas.h>
@@ -25,255 +19,10 @@ void sup_linear_probe_opts_default(struct sup_linear_probe_opts *o)
 		o->l2[i] = pow(10.0, -6 + i);
 	o->val_fraction = 0.1;
 	o->refit = true;
-	o->max_iter = 150;
+	o->max_iter = 100;
 	o->history = 10;
 	o->gtol = 1e-4;
 	o->ftol = 1e-9;
-}
-
-/* ---- the objective -------------------------------------------------------------------------- */
-
-struct lr_problem {
-	const float *x; /* [n, d] */
-	const int32_t *y;
-	int64_t n, d;
-	int c;
-	double l2;
-	float *wf;       /* [d, c] f32 copy of W for the GEMM */
-	float *z;        /* [n, c] logits, then the residual G */
-	float *gw;       /* [d, c] X^T G */
-	double *rowloss; /* [n] */
-};
-
-/* f(theta) and, when grad != NULL, its gradient; theta = [W (d x c, row-major), b (c)]. */
-static double lr_eval(struct lr_problem *p, const double *theta, double *grad)
-{
-	const int64_t n = p->n, d = p->d, dc = d * p->c;
-	const int c = p->c;
-	const double *b = theta + dc;
-	for (int64_t i = 0; i < dc; i++)
-		p->wf[i] = (float)theta[i];
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, c, (int)d, 1.0f, p->x, (int)d, p->wf, c, 0.0f,
-		    p->z, c);
-	const double inv_n = 1.0 / (double)n;
-	const bool want_grad = grad != NULL;
-#pragma omp parallel for schedule(static)
-	for (int64_t i = 0; i < n; i++) {
-		float *zi = p->z + i * c;
-		double zz[64], mx = -INFINITY, s = 0; /* c <= 64 goes through the stack copy */
-		double *zd = c <= 64 ? zz : NULL;
-		for (int j = 0; j < c; j++) {
-			double v = (double)zi[j] + b[j];
-			if (zd)
-				zd[j] = v;
-			mx = v > mx ? v : mx;
-		}
-		for (int j = 0; j < c; j++)
-			s += exp((zd ? zd[j] : (double)zi[j] + b[j]) - mx);
-		int yi = p->y[i];
-		double zy = zd ? zd[yi] : (double)zi[yi] + b[yi];
-		p->rowloss[i] = log(s) + mx - zy;
-		if (want_grad)
-			for (int j = 0; j < c; j++) {
-				double pj = exp((zd ? zd[j] : (double)zi[j] + b[j]) - mx) / s;
-				zi[j] = (float)((pj - (j == yi)) * inv_n);
-			}
-	}
-	double f = 0, w2 = 0;
-	for (int64_t i = 0; i < n; i++) /* fixed order: the value does not depend on the thread count */
-		f += p->rowloss[i];
-	for (int64_t i = 0; i < dc; i++)
-		w2 += theta[i] * theta[i];
-	f = f * inv_n + 0.5 * p->l2 * w2;
-	if (!want_grad)
-		return f;
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, c, (int)n, 1.0f, p->x, (int)d, p->z, c, 0.0f,
-		    p->gw, c);
-	for (int64_t i = 0; i < dc; i++)
-		grad[i] = (double)p->gw[i] + p->l2 * theta[i];
-	for (int j = 0; j < c; j++)
-		grad[dc + j] = 0;
-	for (int64_t i = 0; i < n; i++)
-		for (int j = 0; j < c; j++)
-			grad[dc + j] += (double)p->z[i * c + j];
-	return f;
-}
-
-/* ---- L-BFGS --------------------------------------------------------------------------------- */
-
-static double dot(const double *a, const double *b, int64_t n)
-{
-	double s = 0;
-	for (int64_t i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
-static double norm_inf(const double *a, int64_t n)
-{
-	double m = 0;
-	for (int64_t i = 0; i < n; i++)
-		m = fabs(a[i]) > m ? fabs(a[i]) : m;
-	return m;
-}
-
-struct lbfgs_mem {
-	int m, len, head; /* ring buffer of the last len (s, y) pairs; head = next slot */
-	double *s, *y, *rho, *alpha;
-};
-
-/* dir = -H g by the two-loop recursion with H0 = (s.y / y.y) I of the newest pair. */
-static void lbfgs_direction(const struct lbfgs_mem *L, const double *g, double *dir, int64_t np)
-{
-	for (int64_t i = 0; i < np; i++)
-		dir[i] = -g[i];
-	for (int k = 0; k < L->len; k++) {
-		int j = (L->head - 1 - k + L->m) % L->m;
-		double a = L->rho[j] * dot(L->s + (int64_t)j * np, dir, np);
-		L->alpha[j] = a;
-		const double *yj = L->y + (int64_t)j * np;
-		for (int64_t i = 0; i < np; i++)
-			dir[i] -= a * yj[i];
-	}
-	if (L->len > 0) {
-		int j = (L->head - 1 + L->m) % L->m;
-		const double *yj = L->y + (int64_t)j * np;
-		double gamma = 1.0 / (L->rho[j] * dot(yj, yj, np));
-		for (int64_t i = 0; i < np; i++)
-			dir[i] *= gamma;
-	}
-	for (int k = L->len - 1; k >= 0; k--) {
-		int j = (L->head - 1 - k + L->m) % L->m;
-		double bcoef = L->rho[j] * dot(L->y + (int64_t)j * np, dir, np);
-		const double *sj = L->s + (int64_t)j * np;
-		for (int64_t i = 0; i < np; i++)
-			dir[i] += (L->alpha[j] - bcoef) * sj[i];
-	}
-}
-
-/* Minimises p from theta (updated in place). work: 5 np + 2 m np + 2 m doubles. */
-static void lbfgs_run(struct lr_problem *p, double *theta, int64_t np, const struct sup_linear_probe_opts *o,
-		      double *work, struct sup_logreg_info *info)
-{
-	double *g = work, *g2 = g + np, *dir = g2 + np, *t2 = dir + np, *tmp = t2 + np;
-	struct lbfgs_mem L = { .m = o->history, .s = tmp + np };
-	L.y = L.s + (int64_t)o->history * np;
-	L.rho = L.y + (int64_t)o->history * np;
-	L.alpha = L.rho + o->history;
-	double f = lr_eval(p, theta, g);
-	memset(info, 0, sizeof *info);
-	info->evals = 1;
-	while (true) {
-		info->grad_inf = norm_inf(g, np);
-		if (info->grad_inf <= o->gtol) {
-			info->converged = true;
-			break;
-		}
-		if (info->iters >= o->max_iter)
-			break;
-		lbfgs_direction(&L, g, dir, np);
-		double dg = dot(dir, g, np);
-		if (!(dg < 0)) { /* not a descent direction (rounding): restart from steepest descent */
-			L.len = 0;
-			for (int64_t i = 0; i < np; i++)
-				dir[i] = -g[i];
-			dg = -dot(g, g, np);
-		}
-		/* first step of a fresh memory: unit length, as H0 is then unscaled */
-		double step = L.len == 0 ? fmin(1.0, 1.0 / sqrt(-dg)) : 1.0, f2 = f;
-		bool ok = false;
-		for (int ls = 0; ls < 40 && !ok; ls++, step *= 0.5) {
-			for (int64_t i = 0; i < np; i++)
-				t2[i] = theta[i] + step * dir[i];
-			f2 = lr_eval(p, t2, g2);
-			info->evals++;
-			ok = f2 <= f + 1e-4 * step * dg;
-		}
-		info->iters++;
-		if (!ok) { /* f is flat to rounding along a descent direction: as good as it gets */
-			info->converged = true;
-			break;
-		}
-		double *sj = L.s + (int64_t)L.head * np, *yj = L.y + (int64_t)L.head * np;
-		for (int64_t i = 0; i < np; i++) {
-			sj[i] = t2[i] - theta[i];
-			yj[i] = g2[i] - g[i];
-		}
-		double sy = dot(sj, yj, np);
-		if (sy > 1e-12 * dot(yj, yj, np)) { /* keep H positive definite */
-			L.rho[L.head] = 1.0 / sy;
-			L.head = (L.head + 1) % L.m;
-			L.len += L.len < L.m;
-		}
-		double decrease = f - f2;
-		memcpy(theta, t2, (size_t)np * sizeof *theta);
-		memcpy(g, g2, (size_t)np * sizeof *g);
-		f = f2;
-		if (decrease <= o->ftol * fmax(fabs(f), 1.0)) {
-			info->grad_inf = norm_inf(g, np);
-			info->converged = true;
-			break;
-		}
-	}
-	info->loss = f;
-}
-
-static enum sup_status check_fit_opts(const struct sup_linear_probe_opts *o, char *err, size_t err_size)
-{
-	if (o->max_iter < 1 || o->history < 1 || o->history > 100 || !(o->gtol >= 0) || !(o->ftol >= 0))
-		return eval_fail(err, err_size, SUP_ERR_ARG,
-				 "logistic regression options: need max_iter >= 1, history in [1, 100], gtol, ftol >= 0");
-	return SUP_OK;
-}
-
-enum sup_status sup_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, int c, double l2,
-			       const struct sup_linear_probe_opts *o, float *w, float *b,
-			       struct sup_logreg_info *info, char *err, size_t err_size)
-{
-	struct sup_linear_probe_opts def;
-	if (!o) {
-		sup_linear_probe_opts_default(&def);
-		o = &def;
-	}
-	enum sup_status st = check_fit_opts(o, err, err_size);
-	if (st != SUP_OK)
-		return st;
-	if (n < 1 || d < 1 || c < 2 || !(l2 >= 0) || !x || !y || !w || !b)
-		return eval_fail(err, err_size, SUP_ERR_ARG,
-				 "logistic regression: need n >= 1, d >= 1, c >= 2, l2 >= 0 (n = %lld, d = %lld, c = %d, "
-				 "l2 = %g)", (long long)n, (long long)d, c, l2);
-	if (n > INT32_MAX || d > INT32_MAX)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "logistic regression: n or d exceeds the BLAS int range");
-	for (int64_t i = 0; i < n; i++)
-		if (y[i] < 0 || y[i] >= c)
-			return eval_fail(err, err_size, SUP_ERR_ARG,
-					 "logistic regression: label %d at row %lld is outside [0, %d)", y[i], (long long)i, c);
-	const int64_t np = d * c + c, m = o->history;
-	struct lr_problem p = { .x = x, .y = y, .n = n, .d = d, .c = c, .l2 = l2 };
-	p.wf = sup_eval_alloc((size_t)(d * c), sizeof(float));
-	p.gw = sup_eval_alloc((size_t)(d * c), sizeof(float));
-	p.z = sup_eval_alloc((size_t)(n * c), sizeof(float));
-	p.rowloss = sup_eval_alloc((size_t)n, sizeof(double));
-	double *theta = sup_eval_alloc((size_t)np, sizeof(double));
-	double *work = sup_eval_alloc((size_t)((5 + 2 * m) * np + 2 * m), sizeof(double));
-	if (!p.wf || !p.gw || !p.z || !p.rowloss || !theta || !work) {
-		st = eval_fail(err, err_size, SUP_ERR_NOMEM, "logistic regression: out of memory (n = %lld, d = %lld)",
-			       (long long)n, (long long)d);
-		goto free_all;
-	}
-	for (int64_t i = 0; i < d * c; i++)
-		theta[i] = w[i];
-	for (int j = 0; j < c; j++)
-		theta[d * c + j] = b[j];
-	struct sup_logreg_info local;
-	lbfgs_run(&p, theta, np, o, work, info ? info : &local);
-	for (int64_t i = 0; i < d * c; i++)
-		w[i] = (float)theta[i];
-	for (int j = 0; j < c; j++)
-		b[j] = (float)theta[d * c + j];
-free_all:
-	free(p.wf), free(p.gw), free(p.z), free(p.rowloss), free(theta), free(work);
-	return st;
 }
 
 /* ---- the probe protocol --------------------------------------------------------------------- */
@@ -457,9 +206,7 @@ enum sup_status sup_eval_linear_probe(const struct sup_eval_set *train, const st
 	else
 		sup_linear_probe_opts_default(&o);
 	int64_t n_hold;
-	enum sup_status st = check_fit_opts(&o, err, err_size);
-	if (st == SUP_OK)
-		st = probe_check(train, val, test, &o, out, &n_hold, err, err_size);
+	enum sup_status st = probe_check(train, val, test, &o, out, &n_hold, err, err_size);
 	if (st != SUP_OK)
 		return st;
 	if (train->n > INT32_MAX || test->n > INT32_MAX || (val && val->n > INT32_MAX))
