@@ -302,7 +302,7 @@ static void test_bn_errors(void)
 	struct sup_tensor *v3 = tu_rand(&c, &r, SUP_F32, TU_SHAPE(3), 0.5, 1);
 	struct sup_tensor *v2 = tu_rand(&c, &r, SUP_F32, TU_SHAPE(2), 0.5, 1);
 	struct sup_tensor *vi = sup_tensor_zeros(&c, SUP_I32, TU_SHAPE(3));
-	struct sup_batch_norm_args tr = { true, 0.1, 1e-5 }, ev = { false, 0.1, 1e-5 }, bad = { true, 1.5, 1e-5 };
+	struct sup_batch_norm_args tr = { true, 0.1, 1e-5, NULL }, ev = { false, 0.1, 1e-5, NULL }, bad = { true, 1.5, 1e-5, NULL };
 	TU_CHECK(sup_batch_norm(&c, x3, NULL, NULL, NULL, NULL, &tr) == NULL && c.err == SUP_ERR_SHAPE);
 	TU_CHECK_MSG(msg_has(&c, "batch_norm", "[4, 3, 2]"), "%s", sup_ctx_error(&c));
 	sup_ctx_clear_error(&c);
