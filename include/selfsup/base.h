@@ -31,6 +31,12 @@ enum sup_status {
 /* Short English name of a status ("shape mismatch", ...); never NULL. */
 const char *sup_status_str(enum sup_status s);
 
+/* Formats a one-line message into the caller's buffer err (when err && err_size) and returns s,
+ * so that the error paths of functions reporting through a buffer read
+ * `return sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: truncated", path);`. */
+enum sup_status sup_errf(char *err, size_t err_size, enum sup_status s, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* ---- aborting on broken contracts ---------------------------------------------------------- */
 
 /* A broken contract (a bug in the caller, not bad input) aborts with file:line. */

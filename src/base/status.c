@@ -26,6 +26,17 @@ const char *sup_status_str(enum sup_status s)
 	return status_names[s];
 }
 
+enum sup_status sup_errf(char *err, size_t err_size, enum sup_status s, const char *fmt, ...)
+{
+	if (err && err_size) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, err_size, fmt, ap);
+		va_end(ap);
+	}
+	return s;
+}
+
 _Noreturn void sup_panic(const char *file, int line, const char *msg)
 {
 	fprintf(stderr, "%s:%d: %s\n", file, line, msg);

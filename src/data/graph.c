@@ -19,19 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-{
-	if (err && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return s;
-}
-
 static bool is_dir(const char *p)
 {
 	struct stat sb;
@@ -99,7 +86,7 @@ static enum sup_status set_edges(struct sup_graph *g, uint64_t *keys, int64_t m,
 	g->adj_indptr = galloc(g, N + 1, sizeof(int64_t));
 	if (!g->edge_src || !g->edge_dst || !g->adj_indptr) {
 		sup_free(&g->alloc, keys);
-		return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+		return sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 	}
 	memset(g->adj_indptr, 0, (size_t)(N + 1) * sizeof *g->adj_indptr);
 	for (int64_t i = 0; i < e; i++) {
@@ -168,13 +155,13 @@ static enum sup_status load_npy(const char *dir, const char *name, bool optional
 		return SUP_OK;
 	}
 	if (st == SUP_ERR_NOT_FOUND)
-		return fail(err, n, st, "%s: missing (required file of a graph folder)", path);
+		return sup_errf(err, n, st, "%s: missing (required file of a graph folder)", path);
 	if (st)
 		return st;
 	if (want_int ? !is_int(t->dtype) : !sup_dtype_is_float(t->dtype)) {
 		sup_free(a, t->data);
 		t->data = NULL;
-		return fail(err, n, SUP_ERR_DTYPE, "%s: dtype %s, expected %s", path, sup_dtype_name(t->dtype),
+		return sup_errf(err, n, SUP_ERR_DTYPE, "%s: dtype %s, expected %s", path, sup_dtype_name(t->dtype),
 			    want_int ? "an integer type" : "a float type");
 	}
 	return SUP_OK;
@@ -194,46 +181,46 @@ static const char *const folder_files[F_COUNT] = {"x_indptr.npy",   "x_indices.n
 static enum sup_status fill_from_arrays(struct sup_graph *g, const char *dir, struct sup_tensor *t, char *err, size_t n)
 {
 	if (t[F_XSHAPE].ndim != 1 || t[F_XSHAPE].shape[0] != 2)
-		return fail(err, n, SUP_ERR_SHAPE, "%s/x_shape.npy: expected shape (2,)", dir);
+		return sup_errf(err, n, SUP_ERR_SHAPE, "%s/x_shape.npy: expected shape (2,)", dir);
 	int64_t N = iget(&t[F_XSHAPE], 0), F = iget(&t[F_XSHAPE], 1);
 	if (N < 0 || F < 0 || N > INT32_MAX || F > INT32_MAX)
-		return fail(err, n, SUP_ERR_FORMAT, "%s/x_shape.npy: bad [N, F] = [%lld, %lld]", dir, (long long)N,
+		return sup_errf(err, n, SUP_ERR_FORMAT, "%s/x_shape.npy: bad [N, F] = [%lld, %lld]", dir, (long long)N,
 			    (long long)F);
 	g->n_nodes = N, g->n_features = F;
 	if (!is_vector(&t[F_XPTR], N + 1))
-		return fail(err, n, SUP_ERR_SHAPE, "%s/x_indptr.npy: expected shape (%lld,) for N = %lld", dir,
+		return sup_errf(err, n, SUP_ERR_SHAPE, "%s/x_indptr.npy: expected shape (%lld,) for N = %lld", dir,
 			    (long long)(N + 1), (long long)N);
 	int64_t nnz = iget(&t[F_XPTR], N);
 	if (!is_vector(&t[F_XIND], nnz) || !is_vector(&t[F_XDAT], nnz))
-		return fail(err, n, SUP_ERR_SHAPE, "%s/%s: expected shape (%lld,) (x_indptr[N])", dir,
+		return sup_errf(err, n, SUP_ERR_SHAPE, "%s/%s: expected shape (%lld,) (x_indptr[N])", dir,
 			    is_vector(&t[F_XIND], nnz) ? "x_data.npy" : "x_indices.npy", (long long)nnz);
 	g->x_indptr = galloc(g, N + 1, sizeof(int64_t));
 	g->x_indices = galloc(g, nnz, sizeof(int32_t));
 	g->x_values = galloc(g, nnz, sizeof(float));
 	g->y = galloc(g, N, sizeof(int32_t));
 	if (!g->x_indptr || !g->x_indices || !g->x_values || !g->y)
-		return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+		return sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 	for (int64_t i = 0; i <= N; i++) {
 		g->x_indptr[i] = iget(&t[F_XPTR], i);
 		if ((i == 0 && g->x_indptr[0] != 0) || (i > 0 && g->x_indptr[i] < g->x_indptr[i - 1]))
-			return fail(err, n, SUP_ERR_FORMAT, "%s/x_indptr.npy: not a row-pointer array (entry %lld)",
+			return sup_errf(err, n, SUP_ERR_FORMAT, "%s/x_indptr.npy: not a row-pointer array (entry %lld)",
 				    dir, (long long)i);
 	}
 	for (int64_t k = 0; k < nnz; k++) {
 		int64_t col = iget(&t[F_XIND], k);
 		if (col < 0 || col >= F)
-			return fail(err, n, SUP_ERR_FORMAT, "%s/x_indices.npy: column %lld out of range [0, %lld)", dir,
+			return sup_errf(err, n, SUP_ERR_FORMAT, "%s/x_indices.npy: column %lld out of range [0, %lld)", dir,
 				    (long long)col, (long long)F);
 		g->x_indices[k] = (int32_t)col;
 		g->x_values[k] = (float)sup_tensor_get(&t[F_XDAT], k);
 	}
 	if (!is_vector(&t[F_Y], N))
-		return fail(err, n, SUP_ERR_SHAPE, "%s/y.npy: expected shape (%lld,)", dir, (long long)N);
+		return sup_errf(err, n, SUP_ERR_SHAPE, "%s/y.npy: expected shape (%lld,)", dir, (long long)N);
 	int64_t max_y = -1;
 	for (int64_t i = 0; i < N; i++) {
 		int64_t y = iget(&t[F_Y], i);
 		if (y < -1 || y > INT32_MAX / 2)
-			return fail(err, n, SUP_ERR_FORMAT,
+			return sup_errf(err, n, SUP_ERR_FORMAT,
 				    "%s/y.npy: label %lld of node %lld (expected -1 or a class id)", dir, (long long)y,
 				    (long long)i);
 		g->y[i] = (int32_t)y;
@@ -246,29 +233,29 @@ static enum sup_status fill_from_arrays(struct sup_graph *g, const char *dir, st
 		if (!m->data)
 			continue;
 		if (!is_vector(m, N))
-			return fail(err, n, SUP_ERR_SHAPE, "%s/%s: expected shape (%lld,)", dir,
+			return sup_errf(err, n, SUP_ERR_SHAPE, "%s/%s: expected shape (%lld,)", dir,
 				    folder_files[F_TRAIN + k], (long long)N);
 		if (!(*masks[k] = galloc(g, N, 1)))
-			return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+			return sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 		for (int64_t i = 0; i < N; i++)
 			(*masks[k])[i] = iget(m, i) != 0;
 	}
-	return zero_masks(g) ? SUP_OK : fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+	return zero_masks(g) ? SUP_OK : sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 }
 
 static enum sup_status fill_edges(struct sup_graph *g, const char *dir, const struct sup_tensor *e, char *err, size_t n)
 {
 	if (e->ndim != 2 || e->shape[0] != 2)
-		return fail(err, n, SUP_ERR_SHAPE, "%s/edge_index.npy: expected shape (2, E)", dir);
+		return sup_errf(err, n, SUP_ERR_SHAPE, "%s/edge_index.npy: expected shape (2, E)", dir);
 	int64_t E = e->shape[1], N = g->n_nodes;
 	uint64_t *keys = sup_alloc(&g->alloc, (size_t)(E + 1) * sizeof *keys, 64);
 	if (!keys)
-		return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+		return sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 	for (int64_t i = 0; i < E; i++) {
 		int64_t u = iget(e, i), v = iget(e, E + i);
 		if (u < 0 || u >= N || v < 0 || v >= N) {
 			sup_free(&g->alloc, keys);
-			return fail(err, n, SUP_ERR_FORMAT,
+			return sup_errf(err, n, SUP_ERR_FORMAT,
 				    "%s/edge_index.npy: edge %lld (%lld -> %lld) has a node id outside [0, %lld)", dir,
 				    (long long)i, (long long)u, (long long)v, (long long)N);
 		}
@@ -295,7 +282,7 @@ static enum sup_status read_class_names(struct sup_graph *g, const char *dir, ch
 	if (!names) {
 		if (f)
 			fclose(f);
-		return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+		return sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 	}
 	memset(names, 0, (size_t)(total + 1) * sizeof *names);
 	g->class_names = names;
@@ -312,7 +299,7 @@ static enum sup_status read_class_names(struct sup_graph *g, const char *dir, ch
 	}
 	if (f)
 		fclose(f);
-	return ok ? SUP_OK : fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+	return ok ? SUP_OK : sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 }
 
 enum sup_status sup_graph_load_folder(struct sup_graph *g, const char *dir, const struct sup_allocator *alloc,
@@ -324,7 +311,7 @@ enum sup_status sup_graph_load_folder(struct sup_graph *g, const char *dir, cons
 	memset(t, 0, sizeof t);
 	enum sup_status st = SUP_OK;
 	if (!is_dir(dir))
-		return fail(err, err_size, SUP_ERR_NOT_FOUND, "%s: not a folder", dir);
+		return sup_errf(err, err_size, SUP_ERR_NOT_FOUND, "%s: not a folder", dir);
 	for (int k = 0; k < F_COUNT && !st; k++)
 		st = load_npy(dir, folder_files[k], k >= F_TRAIN, k != F_XDAT, alloc, &t[k], err, err_size);
 	if (!st)
@@ -359,19 +346,19 @@ static enum sup_status read_text(const char *path, const struct sup_allocator *a
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return fail(err, n, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open", path);
+		return sup_errf(err, n, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open", path);
 	long size = -1;
 	if (fseek(f, 0, SEEK_END) == 0)
 		size = ftell(f);
 	if (size < 0 || fseek(f, 0, SEEK_SET) != 0 || !(*buf = sup_alloc(a, (size_t)size + 1, 64))) {
 		fclose(f);
-		return fail(err, n, size < 0 ? SUP_ERR_IO : SUP_ERR_NOMEM, "%s: cannot read", path);
+		return sup_errf(err, n, size < 0 ? SUP_ERR_IO : SUP_ERR_NOMEM, "%s: cannot read", path);
 	}
 	size_t got = fread(*buf, 1, (size_t)size, f);
 	fclose(f);
 	if (got != (size_t)size) {
 		sup_free(a, *buf);
-		return fail(err, n, SUP_ERR_IO, "%s: read failed", path);
+		return sup_errf(err, n, SUP_ERR_IO, "%s: read failed", path);
 	}
 	(*buf)[size] = '\0';
 	*len = size;
@@ -461,7 +448,7 @@ static enum sup_status linqs_scan(const struct linqs *l, const char *path, int64
 		if (*F < 0)
 			*F = k - 2;
 		if (k < 2 || k - 2 != *F)
-			return fail(err, n, SUP_ERR_FORMAT, "%s:%lld: %lld fields, expected id, %lld values, class",
+			return sup_errf(err, n, SUP_ERR_FORMAT, "%s:%lld: %lld fields, expected id, %lld values, class",
 				    path, (long long)line, (long long)k, (long long)*F);
 		int64_t q = ls, fs, fe;
 		next_field(l->buf, le, &q, &fs, &fe);
@@ -469,14 +456,14 @@ static enum sup_status linqs_scan(const struct linqs *l, const char *path, int64
 			float v;
 			next_field(l->buf, le, &q, &fs, &fe);
 			if (!parse_value(l->buf, fs, fe, &v))
-				return fail(err, n, SUP_ERR_FORMAT, "%s:%lld: value %lld is not a number", path,
+				return sup_errf(err, n, SUP_ERR_FORMAT, "%s:%lld: value %lld is not a number", path,
 					    (long long)line, (long long)j + 1);
 			*nnz += v != 0.0f;
 		}
 		(*N)++;
 	}
 	if (*N > INT32_MAX || *F > INT32_MAX)
-		return fail(err, n, SUP_ERR_FORMAT, "%s: too many nodes or features", path);
+		return sup_errf(err, n, SUP_ERR_FORMAT, "%s: too many nodes or features", path);
 	if (*F < 0)
 		*F = 0;
 	return SUP_OK;
@@ -494,11 +481,11 @@ static enum sup_status linqs_fill(struct sup_graph *g, struct linqs *l, const ch
 			continue;
 		if (dh_str_get(&l->ids, l->buf + fs, (size_t)(fe - fs), id_eq,
 			       &(struct id_table){l->buf, l->id_at, l->id_len}) >= 0)
-			return fail(err, n, SUP_ERR_FORMAT, "%s:%lld: paper id '%.*s' repeats", path, (long long)line,
+			return sup_errf(err, n, SUP_ERR_FORMAT, "%s:%lld: paper id '%.*s' repeats", path, (long long)line,
 				    (int)(fe - fs), l->buf + fs);
 		l->id_at[i] = fs, l->id_len[i] = fe - fs;
 		if (!dh_str_insert(&l->ids, l->buf + fs, (size_t)(fe - fs), i))
-			return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+			return sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 		for (int64_t j = 0; j < g->n_features; j++) {
 			float v = 0.0f;
 			next_field(l->buf, le, &q, &fs, &fe);
@@ -513,7 +500,7 @@ static enum sup_status linqs_fill(struct sup_graph *g, struct linqs *l, const ch
 			c = l->n_names++;
 			l->name_at[c] = fs, l->name_len[c] = fe - fs;
 			if (!dh_str_insert(&l->names, l->buf + fs, (size_t)(fe - fs), c))
-				return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+				return sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 		}
 		l->cls[i++] = (int32_t)c;
 	}
@@ -549,7 +536,7 @@ static enum sup_status linqs_classes(struct sup_graph *g, const struct linqs *l,
 		g->y[i] = rank[l->cls[i]];
 	sup_free(&g->alloc, order);
 	sup_free(&g->alloc, rank);
-	return ok ? SUP_OK : fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+	return ok ? SUP_OK : sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 }
 
 /* The .cites file: both directions of every citation between known papers. */
@@ -566,7 +553,7 @@ static enum sup_status linqs_cites(struct sup_graph *g, const struct linqs *l, c
 	uint64_t *keys = galloc(g, 2 * lines, sizeof *keys);
 	if (!keys) {
 		sup_free(&g->alloc, buf);
-		return fail(err, n, SUP_ERR_NOMEM, "graph: out of memory");
+		return sup_errf(err, n, SUP_ERR_NOMEM, "graph: out of memory");
 	}
 	struct id_table ids = {l->buf, l->id_at, l->id_len};
 	int64_t p = 0, ls, le, line = 0, m = 0;
@@ -581,7 +568,7 @@ static enum sup_status linqs_cites(struct sup_graph *g, const struct linqs *l, c
 		if (k != 2) {
 			sup_free(&g->alloc, buf);
 			sup_free(&g->alloc, keys);
-			return fail(err, n, SUP_ERR_FORMAT, "%s:%lld: expected '<cited id> <citing id>'", path,
+			return sup_errf(err, n, SUP_ERR_FORMAT, "%s:%lld: expected '<cited id> <citing id>'", path,
 				    (long long)line);
 		}
 		int64_t u = dh_str_get(&l->ids, buf + fs[0], (size_t)(fe[0] - fs[0]), id_eq, &ids);
@@ -635,7 +622,7 @@ enum sup_status sup_graph_load_linqs(struct sup_graph *g, const char *dir, const
 		g->y = galloc(g, N, sizeof(int32_t));
 		bool ok = l.id_at && l.id_len && l.name_at && l.name_len && l.cls && g->x_indptr && g->x_indices &&
 			  g->x_values && g->y && dh_init(&l.ids, alloc, (size_t)N) && dh_init(&l.names, alloc, 16);
-		st = ok ? SUP_OK : fail(err, err_size, SUP_ERR_NOMEM, "graph: out of memory");
+		st = ok ? SUP_OK : sup_errf(err, err_size, SUP_ERR_NOMEM, "graph: out of memory");
 	}
 	if (!st)
 		st = linqs_fill(g, &l, content, err, err_size);
@@ -644,7 +631,7 @@ enum sup_status sup_graph_load_linqs(struct sup_graph *g, const char *dir, const
 	if (!st)
 		st = linqs_cites(g, &l, cites, err, err_size);
 	if (!st && !zero_masks(g))
-		st = fail(err, err_size, SUP_ERR_NOMEM, "graph: out of memory");
+		st = sup_errf(err, err_size, SUP_ERR_NOMEM, "graph: out of memory");
 	linqs_free(&l, alloc);
 	if (st)
 		sup_graph_free(g);
@@ -707,11 +694,11 @@ enum sup_status sup_norm_adj_from_edges(struct sup_csr_buf *out, int64_t n, cons
 	uint64_t *keys = sup_alloc(alloc, (size_t)(2 * n_edges + n + 1) * sizeof *keys, 64);
 	int64_t m = 0;
 	if (!keys)
-		return fail(err, err_size, SUP_ERR_NOMEM, "norm adj: out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "norm adj: out of memory");
 	for (int64_t e = 0; e < n_edges; e++) {
 		if (src[e] < 0 || src[e] >= n || dst[e] < 0 || dst[e] >= n) {
 			sup_free(alloc, keys);
-			return fail(err, err_size, SUP_ERR_ARG, "norm adj: edge %lld has a node id outside [0, %lld)",
+			return sup_errf(err, err_size, SUP_ERR_ARG, "norm adj: edge %lld has a node id outside [0, %lld)",
 				    (long long)e, (long long)n);
 		}
 		if (src[e] == dst[e])
@@ -734,7 +721,7 @@ enum sup_status sup_norm_adj_from_edges(struct sup_csr_buf *out, int64_t n, cons
 	if (!out->indptr || !out->indices || !out->values) {
 		sup_free(alloc, keys);
 		sup_csr_buf_free(out);
-		return fail(err, err_size, SUP_ERR_NOMEM, "norm adj: out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "norm adj: out of memory");
 	}
 	memset(out->indptr, 0, (size_t)(n + 1) * sizeof *out->indptr);
 	for (int64_t k = 0; k < u; k++) {

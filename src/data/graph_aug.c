@@ -17,19 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-{
-	if (err && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return s;
-}
-
 /* u -> v is an edge of g (binary search in u's sorted neighbours). */
 static bool has_edge(const struct sup_graph *g, int64_t u, int64_t v)
 {
@@ -166,7 +153,7 @@ static enum sup_status negatives_enumerate(const struct sup_graph *g, int64_t n,
 	int64_t N = g->n_nodes, m = 0;
 	uint64_t *pairs = sup_alloc(&g->alloc, (size_t)(N * (N - 1) / 2 + 1) * sizeof *pairs, 64);
 	if (!pairs)
-		return fail(err, err_size, SUP_ERR_NOMEM, "negative sampling: out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "negative sampling: out of memory");
 	for (int64_t u = 0; u < N; u++)
 		for (int64_t v = u + 1; v < N; v++)
 			if (!linked(g, u, v))
@@ -188,7 +175,7 @@ enum sup_status sup_graph_sample_negatives(const struct sup_graph *g, int64_t n,
 	int64_t N = g->n_nodes;
 	int64_t available = N * (N - 1) / 2 - count_edge_pairs(g);
 	if (n < 0 || n > available)
-		return fail(err, err_size, SUP_ERR_ARG,
+		return sup_errf(err, err_size, SUP_ERR_ARG,
 			    "negative sampling: %lld pairs asked, the graph has %lld non-edges", (long long)n,
 			    (long long)available);
 	int64_t total = N * (N - 1) / 2;
@@ -199,7 +186,7 @@ enum sup_status sup_graph_sample_negatives(const struct sup_graph *g, int64_t n,
 	 * so most draws are accepted. */
 	struct dh_map seen;
 	if (!dh_init(&seen, &g->alloc, (size_t)n))
-		return fail(err, err_size, SUP_ERR_NOMEM, "negative sampling: out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "negative sampling: out of memory");
 	struct sup_rng r = sup_rng_make(key, 0);
 	int64_t w = 0;
 	while (w < n) {
@@ -215,7 +202,7 @@ enum sup_status sup_graph_sample_negatives(const struct sup_graph *g, int64_t n,
 			continue;
 		if (!dh_put(&seen, k, 1)) {
 			dh_free(&seen);
-			return fail(err, err_size, SUP_ERR_NOMEM, "negative sampling: out of memory");
+			return sup_errf(err, err_size, SUP_ERR_NOMEM, "negative sampling: out of memory");
 		}
 		src_out[w] = (int32_t)u, dst_out[w++] = (int32_t)v;
 	}
@@ -254,7 +241,7 @@ enum sup_status sup_edge_split_make(struct sup_edge_split *s, const struct sup_g
 	s->alloc = g->alloc;
 	const struct sup_allocator *a = &g->alloc;
 	if (!(val_fraction >= 0 && test_fraction >= 0 && val_fraction + test_fraction <= 1))
-		return fail(err, err_size, SUP_ERR_ARG, "edge split: fractions must be >= 0 and sum to at most 1");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "edge split: fractions must be >= 0 and sum to at most 1");
 	uint64_t N = (uint64_t)g->n_nodes;
 	int64_t E = count_edge_pairs(g), m = 0;
 	uint64_t *pairs = sup_alloc(a, (size_t)(E + 1) * sizeof *pairs, 64);
@@ -303,7 +290,7 @@ enum sup_status sup_edge_split_make(struct sup_edge_split *s, const struct sup_g
 	int32_t *ns = alloc_i32(a, n_neg), *nd = alloc_i32(a, n_neg);
 	enum sup_status st =
 	    ns && nd ? sup_graph_sample_negatives(g, n_neg, dh_mix(seed ^ 0x6e6567ull), ns, nd, err, err_size)
-		     : fail(err, err_size, SUP_ERR_NOMEM, "edge split: out of memory");
+		     : sup_errf(err, err_size, SUP_ERR_NOMEM, "edge split: out of memory");
 	if (!st) {
 		memcpy(s->val_neg_src, ns, (size_t)s->n_val * sizeof *ns);
 		memcpy(s->val_neg_dst, nd, (size_t)s->n_val * sizeof *nd);
@@ -323,5 +310,5 @@ nomem:
 	sup_free(a, perm);
 	sup_free(a, train);
 	sup_edge_split_free(s);
-	return fail(err, err_size, SUP_ERR_NOMEM, "edge split: out of memory");
+	return sup_errf(err, err_size, SUP_ERR_NOMEM, "edge split: out of memory");
 }

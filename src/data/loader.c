@@ -55,19 +55,6 @@ struct sup_loader {
 	int busy;
 };
 
-static enum sup_status failf(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static enum sup_status failf(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-{
-	if (err && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return s;
-}
-
 /* Fills slot s with batch b of epoch `epoch`. Reads only data that sup_loader_epoch does not
  * change while a worker is busy. */
 static void fill(struct sup_loader *l, struct slot *s, int64_t epoch, int64_t b, float *scratch)
@@ -160,15 +147,15 @@ static enum sup_status check_inputs(struct sup_loader *l, char *err, size_t err_
 	const struct sup_loader_opts *o = &l->o;
 	if (set->images.ndim != 4 || set->images.dtype != SUP_U8 || set->labels.dtype != SUP_U8 ||
 	    set->labels.ndim != 1 || set->labels.shape[0] != set->images.shape[0] || set->images.shape[0] < 1)
-		return failf(err, err_size, SUP_ERR_ARG, "loader: the image set must hold u8 [N, C, H, W] images, N >= 1, and N u8 labels");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "loader: the image set must hold u8 [N, C, H, W] images, N >= 1, and N u8 labels");
 	if (o->batch_size < 1 || o->n_workers < 0 || o->n_workers > MAX_WORKERS || (o->n_workers > 0 && o->prefetch < 1))
-		return failf(err, err_size, SUP_ERR_ARG,
+		return sup_errf(err, err_size, SUP_ERR_ARG,
 			     "loader: batch_size must be >= 1, n_workers in 0..%d and prefetch >= 1 with workers", MAX_WORKERS);
 	if (l->mv->n_views < 1 || l->mv->n_views > SUP_MAX_VIEWS)
-		return failf(err, err_size, SUP_ERR_ARG, "loader: %d views (need 1..%d)", l->mv->n_views, SUP_MAX_VIEWS);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "loader: %d views (need 1..%d)", l->mv->n_views, SUP_MAX_VIEWS);
 	l->n = set->images.shape[0];
 	if (o->drop_last && l->n < o->batch_size)
-		return failf(err, err_size, SUP_ERR_ARG, "loader: drop_last with %lld samples and batch size %d leaves no batch",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "loader: drop_last with %lld samples and batch size %d leaves no batch",
 			     (long long)l->n, o->batch_size);
 	l->in_c = (int)set->images.shape[1];
 	l->in_h = (int)set->images.shape[2];
@@ -179,7 +166,7 @@ static enum sup_status check_inputs(struct sup_loader *l, char *err, size_t err_
 		enum sup_status st = sup_transform_check(&l->mv->views[v], l->in_c, l->in_h, l->in_w, &l->out_c[v],
 							 &l->out_h[v], &l->out_w[v], &sf, why, sizeof why);
 		if (st)
-			return failf(err, err_size, st, "loader: view %d: %s", v, why);
+			return sup_errf(err, err_size, st, "loader: view %d: %s", v, why);
 		l->scratch_floats = sf > l->scratch_floats ? sf : l->scratch_floats;
 	}
 	l->n_batches = o->drop_last ? l->n / o->batch_size : (l->n + o->batch_size - 1) / o->batch_size;
@@ -212,7 +199,7 @@ enum sup_status sup_loader_new(struct sup_loader **out, const struct sup_image_s
 	*out = NULL;
 	struct sup_loader *l = sup_alloc(&alloc, sizeof *l, 64);
 	if (!l)
-		return failf(err, err_size, SUP_ERR_NOMEM, "loader: out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "loader: out of memory");
 	memset(l, 0, sizeof *l);
 	l->alloc = alloc;
 	l->set = set;
@@ -236,7 +223,7 @@ enum sup_status sup_loader_new(struct sup_loader **out, const struct sup_image_s
 	if (!st && l->o.n_workers > 0)
 		st = start_workers(l);
 	if (st) {
-		failf(err, err_size, st, st == SUP_ERR_STATE ? "loader: cannot start worker threads"
+		sup_errf(err, err_size, st, st == SUP_ERR_STATE ? "loader: cannot start worker threads"
 							   : "loader: out of memory for %d batch slots", l->n_slots);
 		sup_loader_free(l);
 		return st;

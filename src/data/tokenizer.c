@@ -27,19 +27,6 @@ struct sup_tok_merge_table {
 
 static const char *const special_names[4] = {"[PAD]", "[MASK]", "[CLS]", "[SEP]"};
 
-static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static enum sup_status fail(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-{
-	if (err && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return s;
-}
-
 static uint64_t pair_key(int32_t a, int32_t b)
 {
 	return (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
@@ -88,7 +75,7 @@ static enum sup_status build_tables(struct sup_tokenizer *t, char *err, size_t n
 	if (!t->tok_offset || !t->table || !dh_init(&t->table->rank, a, (size_t)t->n_merges)) {
 		sup_free(a, t->table);
 		t->table = NULL;
-		return fail(err, n, SUP_ERR_NOMEM, "tokenizer: out of memory");
+		return sup_errf(err, n, SUP_ERR_NOMEM, "tokenizer: out of memory");
 	}
 	int64_t total = 0;
 	for (int32_t id = 0; id < V; id++) {
@@ -106,7 +93,7 @@ static enum sup_status build_tables(struct sup_tokenizer *t, char *err, size_t n
 	}
 	t->tok_bytes = sup_alloc(a, (size_t)total + 1, 64);
 	if (!t->tok_bytes)
-		return fail(err, n, SUP_ERR_NOMEM, "tokenizer: out of memory");
+		return sup_errf(err, n, SUP_ERR_NOMEM, "tokenizer: out of memory");
 	for (int32_t id = 0; id < V; id++) {
 		unsigned char *dst = t->tok_bytes + t->tok_offset[id];
 		if (id < 256) {
@@ -125,10 +112,10 @@ static enum sup_status build_tables(struct sup_tokenizer *t, char *err, size_t n
 	for (int32_t r = 0; r < t->n_merges; r++) {
 		uint64_t k = pair_key(t->merges[r][0], t->merges[r][1]);
 		if (dh_get(&t->table->rank, k, NULL))
-			return fail(err, n, SUP_ERR_FORMAT, "tokenizer: merge %d repeats the pair (%d, %d)", (int)r,
+			return sup_errf(err, n, SUP_ERR_FORMAT, "tokenizer: merge %d repeats the pair (%d, %d)", (int)r,
 				    (int)t->merges[r][0], (int)t->merges[r][1]);
 		if (!dh_put(&t->table->rank, k, r))
-			return fail(err, n, SUP_ERR_NOMEM, "tokenizer: out of memory");
+			return sup_errf(err, n, SUP_ERR_NOMEM, "tokenizer: out of memory");
 	}
 	return SUP_OK;
 }
@@ -248,7 +235,7 @@ enum sup_status sup_tokenizer_encode_corpus(const struct sup_tokenizer *t, const
 		sup_free(alloc, *ids);
 		sup_free(alloc, *doc_offset);
 		*ids = NULL, *doc_offset = NULL;
-		return fail(err, err_size, SUP_ERR_NOMEM, "tokenizer: out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "tokenizer: out of memory");
 	}
 	int64_t w = 0;
 	for (int64_t i = 0; i < c->n_texts; i++) {
@@ -541,7 +528,7 @@ enum sup_status sup_tokenizer_train_bpe(struct sup_tokenizer *t, const struct su
 	memset(t, 0, sizeof *t);
 	t->alloc = *alloc;
 	if (vocab_size < SUP_TOK_BYTE_VOCAB)
-		return fail(err, err_size, SUP_ERR_ARG, "bpe: vocab_size %d is below the %d byte and special tokens",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "bpe: vocab_size %d is below the %d byte and special tokens",
 			    (int)vocab_size, SUP_TOK_BYTE_VOCAB);
 	int32_t want = vocab_size - SUP_TOK_FIRST_MERGE;
 	int32_t(*merges)[2] = sup_alloc(alloc, (size_t)(want + 1) * sizeof *merges, 64);
@@ -564,7 +551,7 @@ enum sup_status sup_tokenizer_train_bpe(struct sup_tokenizer *t, const struct su
 	trainer_free(&tr);
 	if (!ok) {
 		sup_free(alloc, merges);
-		return fail(err, err_size, SUP_ERR_NOMEM, "bpe: out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "bpe: out of memory");
 	}
 	return finish(t, merges, r, err, err_size);
 }
@@ -577,7 +564,7 @@ enum sup_status sup_tokenizer_save(const struct sup_tokenizer *t, const char *pa
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 	FILE *f = fopen(tmp, "wb");
 	if (!f)
-		return fail(err, err_size, SUP_ERR_IO, "%s: cannot create", tmp);
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot create", tmp);
 	bool ok = fprintf(f, "selfsup-bpe 1 %d\n", (int)t->n_merges) > 0;
 	for (int32_t r = 0; ok && r < t->n_merges; r++)
 		ok = fprintf(f, "%d %d\n", (int)t->merges[r][0], (int)t->merges[r][1]) > 0;
@@ -585,7 +572,7 @@ enum sup_status sup_tokenizer_save(const struct sup_tokenizer *t, const char *pa
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		remove(tmp);
-		return fail(err, err_size, SUP_ERR_IO, "%s: write failed", path);
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: write failed", path);
 	}
 	return SUP_OK;
 }
@@ -597,18 +584,18 @@ enum sup_status sup_tokenizer_load(struct sup_tokenizer *t, const char *path, co
 	t->alloc = *alloc;
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return fail(err, err_size, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open", path);
+		return sup_errf(err, err_size, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open", path);
 	char line[128], tail;
 	int n = -1, version = 0;
 	if (!fgets(line, sizeof line, f) || sscanf(line, "selfsup-bpe %d %d %c", &version, &n, &tail) != 2 ||
 	    version != 1 || n < 0 || n > (1 << 24)) {
 		fclose(f);
-		return fail(err, err_size, SUP_ERR_FORMAT, "%s:1: expected 'selfsup-bpe 1 <n_merges>'", path);
+		return sup_errf(err, err_size, SUP_ERR_FORMAT, "%s:1: expected 'selfsup-bpe 1 <n_merges>'", path);
 	}
 	int32_t(*merges)[2] = sup_alloc(alloc, (size_t)(n + 1) * sizeof *merges, 64);
 	if (!merges) {
 		fclose(f);
-		return fail(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", path);
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", path);
 	}
 	for (int r = 0; r < n; r++) {
 		long x, y;
@@ -619,7 +606,7 @@ enum sup_status sup_tokenizer_load(struct sup_tokenizer *t, const char *path, co
 		if (!ok) {
 			fclose(f);
 			sup_free(alloc, merges);
-			return fail(err, err_size, SUP_ERR_FORMAT,
+			return sup_errf(err, err_size, SUP_ERR_FORMAT,
 				    "%s:%d: expected two non-special token ids below %ld", path, r + 2, limit);
 		}
 		merges[r][0] = (int32_t)x, merges[r][1] = (int32_t)y;
@@ -628,12 +615,12 @@ enum sup_status sup_tokenizer_load(struct sup_tokenizer *t, const char *path, co
 	fclose(f);
 	if (extra) {
 		sup_free(alloc, merges);
-		return fail(err, err_size, SUP_ERR_FORMAT, "%s:%d: more lines than the %d merges announced", path,
+		return sup_errf(err, err_size, SUP_ERR_FORMAT, "%s:%d: more lines than the %d merges announced", path,
 			    n + 2, n);
 	}
 	char why[192] = "";
 	enum sup_status st = finish(t, merges, n, why, sizeof why);
 	if (st)
-		fail(err, err_size, st, "%s: %s", path, why);
+		sup_errf(err, err_size, st, "%s: %s", path, why);
 	return st;
 }

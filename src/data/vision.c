@@ -14,19 +14,6 @@
 #define STL_SIDE 96
 #define STL_PIXELS (3 * STL_SIDE * STL_SIDE)
 
-static enum sup_status failf(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static enum sup_status failf(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-{
-	if (err && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return s;
-}
-
 /* Size of a regular file, or -1 (errno set). */
 static long long file_size(FILE *f)
 {
@@ -44,15 +31,15 @@ static enum sup_status open_records(const char *path, size_t record, FILE **out,
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return failf(err, err_size, SUP_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
 	long long n = file_size(f);
 	if (n < 0) {
 		fclose(f);
-		return failf(err, err_size, SUP_ERR_IO, "%s: cannot determine the size", path);
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot determine the size", path);
 	}
 	if (n == 0 || (size_t)n % record != 0) {
 		fclose(f);
-		return failf(err, err_size, SUP_ERR_FORMAT,
+		return sup_errf(err, err_size, SUP_ERR_FORMAT,
 			     "%s: %lld bytes is not a whole number of %zu-byte records (truncated or not this format)",
 			     path, n, record);
 	}
@@ -69,7 +56,7 @@ static enum sup_status alloc_set(struct sup_image_set *set, int64_t n, int c, in
 	if (!img || !lab) {
 		sup_free(alloc, img);
 		sup_free(alloc, lab);
-		return failf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory for %lld images", what, (long long)n);
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory for %lld images", what, (long long)n);
 	}
 	sup_tensor_init(&set->images, SUP_U8, 4, (const int64_t[]){ n, c, h, w }, img);
 	sup_tensor_init(&set->labels, SUP_U8, 1, (const int64_t[]){ n }, lab);
@@ -82,7 +69,7 @@ enum sup_status sup_image_set_load_cifar_files(struct sup_image_set *set, const 
 {
 	memset(set, 0, sizeof *set);
 	if (n_paths < 1 || (unsigned)kind >= SUP_CIFAR_KIND_COUNT)
-		return failf(err, err_size, SUP_ERR_ARG, "CIFAR: no files or a bad kind");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "CIFAR: no files or a bad kind");
 	const size_t label_bytes = kind == SUP_CIFAR10 ? 1 : 2;
 	const size_t record = label_bytes + CIFAR_PIXELS;
 	const int label_at = kind == SUP_CIFAR100_FINE ? 1 : 0; /* CIFAR-100: coarse byte, then fine */
@@ -110,12 +97,12 @@ enum sup_status sup_image_set_load_cifar_files(struct sup_image_set *set, const 
 		st = open_records(paths[i], record, &f, &n, err, err_size);
 		for (int64_t r = 0; r < n && !st; r++, k++) {
 			if (k >= total || fread(rec, 1, record, f) != record) {
-				st = failf(err, err_size, SUP_ERR_IO, "%s: read failed at record %lld (file changed?)",
+				st = sup_errf(err, err_size, SUP_ERR_IO, "%s: read failed at record %lld (file changed?)",
 					   paths[i], (long long)r);
 				break;
 			}
 			if (rec[label_at] >= n_classes) {
-				st = failf(err, err_size, SUP_ERR_FORMAT, "%s: record %lld has label %d, outside 0..%d",
+				st = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: record %lld has label %d, outside 0..%d",
 					   paths[i], (long long)r, rec[label_at], n_classes - 1);
 				break;
 			}
@@ -126,7 +113,7 @@ enum sup_status sup_image_set_load_cifar_files(struct sup_image_set *set, const 
 			fclose(f);
 	}
 	if (!st && k != total)
-		st = failf(err, err_size, SUP_ERR_IO, "%s: files changed while reading", paths[0]);
+		st = sup_errf(err, err_size, SUP_ERR_IO, "%s: files changed while reading", paths[0]);
 	if (st) {
 		sup_image_set_free(set, alloc);
 		return st;
@@ -160,7 +147,7 @@ enum sup_status sup_image_set_load_stl10(struct sup_image_set *set, const char *
 {
 	memset(set, 0, sizeof *set);
 	if ((unsigned)split >= SUP_STL10_SPLIT_COUNT)
-		return failf(err, err_size, SUP_ERR_ARG, "STL-10: bad split %d", (int)split);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "STL-10: bad split %d", (int)split);
 	static const char *const names[] = { "train", "test", "unlabeled" };
 	_Static_assert(sizeof names / sizeof names[0] == SUP_STL10_SPLIT_COUNT, "one file prefix per split");
 	char xpath[4096], ypath[4096];
@@ -174,7 +161,7 @@ enum sup_status sup_image_set_load_stl10(struct sup_image_set *set, const char *
 	if (split != SUP_STL10_UNLABELED) {
 		st = open_records(ypath, 1, &fy, &ny, err, err_size);
 		if (!st && ny != n)
-			st = failf(err, err_size, SUP_ERR_FORMAT, "%s: %lld labels for %lld images in %s", ypath,
+			st = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: %lld labels for %lld images in %s", ypath,
 				   (long long)ny, (long long)n, xpath);
 		if (st)
 			goto close_files;
@@ -186,7 +173,7 @@ enum sup_status sup_image_set_load_stl10(struct sup_image_set *set, const char *
 	unsigned char rec[STL_PIXELS];
 	for (int64_t i = 0; i < n && !st; i++) {
 		if (fread(rec, 1, STL_PIXELS, fx) != STL_PIXELS) {
-			st = failf(err, err_size, SUP_ERR_IO, "%s: read failed at image %lld", xpath, (long long)i);
+			st = sup_errf(err, err_size, SUP_ERR_IO, "%s: read failed at image %lld", xpath, (long long)i);
 			break;
 		}
 		/* Each plane is stored column by column (x outer, y inner): transpose to [y][x]. */
@@ -201,7 +188,7 @@ enum sup_status sup_image_set_load_stl10(struct sup_image_set *set, const char *
 		}
 		int l = fgetc(fy);
 		if (l < 1 || l > 10) {
-			st = failf(err, err_size, SUP_ERR_FORMAT, "%s: label %d of image %lld is outside 1..10", ypath, l,
+			st = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: label %d of image %lld is outside 1..10", ypath, l,
 				   (long long)i);
 			break;
 		}

@@ -21,19 +21,6 @@
 
 #define MAX_SIDE 16384
 
-static enum sup_status failf(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static enum sup_status failf(char *err, size_t n, enum sup_status s, const char *fmt, ...)
-{
-	if (err && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return s;
-}
-
 /* ---- a growable list of strings (one allocation per string) ---- */
 
 struct strlist {
@@ -88,7 +75,7 @@ static enum sup_status list_dir(const char *dir, bool want_dirs, struct strlist 
 {
 	DIR *d = opendir(dir);
 	if (!d)
-		return failf(err, err_size, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open folder (%s)",
+		return sup_errf(err, err_size, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open folder (%s)",
 			     dir, strerror(errno));
 	struct dirent *e;
 	char path[4096];
@@ -102,7 +89,7 @@ static enum sup_status list_dir(const char *dir, bool want_dirs, struct strlist 
 			continue;
 		bool keep = want_dirs ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode) && has_image_ext(e->d_name);
 		if (keep && !strlist_push(out, a, e->d_name))
-			st = failf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory listing the folder", dir);
+			st = sup_errf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory listing the folder", dir);
 	}
 	closedir(d);
 	if (out->n > 1)
@@ -124,14 +111,14 @@ static enum sup_status decode_png(const char *path, struct decoded *d, const str
 	memset(&img, 0, sizeof img);
 	img.version = PNG_IMAGE_VERSION;
 	if (!png_image_begin_read_from_file(&img, path))
-		return failf(err, err_size, SUP_ERR_FORMAT, "%s: not a readable PNG (%s)", path, img.message);
+		return sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: not a readable PNG (%s)", path, img.message);
 	/* Gray stays gray; anything with colour becomes RGB. Alpha is removed by compositing onto
 	 * black (without a background libpng would composite onto the buffer's old contents). */
 	d->c = (img.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
 	img.format = d->c == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
 	if (img.width == 0 || img.height == 0 || img.width > MAX_SIDE || img.height > MAX_SIDE) {
 		png_image_free(&img);
-		return failf(err, err_size, SUP_ERR_FORMAT, "%s: PNG size %ux%u outside 1..%d", path, img.width,
+		return sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: PNG size %ux%u outside 1..%d", path, img.width,
 			     img.height, MAX_SIDE);
 	}
 	d->h = (int)img.height;
@@ -139,13 +126,13 @@ static enum sup_status decode_png(const char *path, struct decoded *d, const str
 	d->px = sup_alloc(a, PNG_IMAGE_SIZE(img), 64);
 	if (!d->px) {
 		png_image_free(&img);
-		return failf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", path);
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", path);
 	}
 	const png_color black = { 0, 0, 0 };
 	if (!png_image_finish_read(&img, &black, d->px, 0, NULL)) {
 		sup_free(a, d->px);
 		d->px = NULL;
-		return failf(err, err_size, SUP_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", path, img.message);
+		return sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", path, img.message);
 	}
 	return SUP_OK;
 }
@@ -176,7 +163,7 @@ static enum sup_status decode_jpeg(const char *path, struct decoded *d, const st
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return failf(err, err_size, SUP_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
 	struct jpeg_decompress_struct cinfo;
 	struct jpeg_fail jf;
 	uint8_t *volatile px = NULL;
@@ -187,7 +174,7 @@ static enum sup_status decode_jpeg(const char *path, struct decoded *d, const st
 		jpeg_destroy_decompress(&cinfo);
 		fclose(f);
 		sup_free(a, px);
-		return failf(err, err_size, SUP_ERR_FORMAT, "%s: corrupt or truncated JPEG (%s)", path, jf.msg);
+		return sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: corrupt or truncated JPEG (%s)", path, jf.msg);
 	}
 	jpeg_create_decompress(&cinfo);
 	jpeg_stdio_src(&cinfo, f);
@@ -296,7 +283,7 @@ static enum sup_status scan_tree(const char *root, struct strlist *classes, stru
 	if (st)
 		return st;
 	if (classes->n == 0 || classes->n > 255)
-		return failf(err, err_size, classes->n ? SUP_ERR_FORMAT : SUP_ERR_NOT_FOUND,
+		return sup_errf(err, err_size, classes->n ? SUP_ERR_FORMAT : SUP_ERR_NOT_FOUND,
 			     "%s: %zu class folders (need 1..255)", root, classes->n);
 	char path[4096];
 	for (size_t k = 0; k < classes->n && !st; k++) {
@@ -306,13 +293,13 @@ static enum sup_status scan_tree(const char *root, struct strlist *classes, stru
 		for (size_t i = 0; i < names.n && !st; i++) {
 			snprintf(path, sizeof path, "%s/%s", classes->s[k], names.s[i]);
 			if (!strlist_push(files, a, path))
-				st = failf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", root);
+				st = sup_errf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", root);
 		}
 		strlist_free(&names, a);
 		end[k] = files->n;
 	}
 	if (!st && files->n == 0)
-		st = failf(err, err_size, SUP_ERR_NOT_FOUND, "%s: no .png/.jpg/.jpeg images in the class folders", root);
+		st = sup_errf(err, err_size, SUP_ERR_NOT_FOUND, "%s: no .png/.jpg/.jpeg images in the class folders", root);
 	return st;
 }
 
@@ -338,13 +325,13 @@ static enum sup_status load_one(struct sup_image_set *set, const char *root, con
 			sup_free(a, img);
 			sup_free(a, lab);
 			sup_free(a, d.px);
-			return failf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory for %zu images", root, files->n);
+			return sup_errf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory for %zu images", root, files->n);
 		}
 		sup_tensor_init(&set->images, SUP_U8, 4, (const int64_t[]){ n, *c, *h, *w }, img);
 		sup_tensor_init(&set->labels, SUP_U8, 1, (const int64_t[]){ n }, lab);
 	}
 	if (!resize && (d.h != *h || d.w != *w))
-		st = failf(err, err_size, SUP_ERR_FORMAT, "%s: image is %dx%d, the folder's images are %dx%d", path, d.w,
+		st = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: image is %dx%d, the folder's images are %dx%d", path, d.w,
 			   d.h, *w, *h);
 	else
 		convert_into((uint8_t *)set->images.data + i * (size_t)(*c * *h * *w), *c, *h, *w, &d);
@@ -360,7 +347,7 @@ enum sup_status sup_image_set_load_folder(struct sup_image_set *set, const char 
 	struct sup_image_folder_opts o = opts ? *opts : (struct sup_image_folder_opts){ 0 };
 	if ((o.channels != 0 && o.channels != 1 && o.channels != 3) || o.height < 0 || o.width < 0 ||
 	    (o.height == 0) != (o.width == 0) || o.height > MAX_SIDE || o.width > MAX_SIDE)
-		return failf(err, err_size, SUP_ERR_ARG, "%s: channels must be 0, 1 or 3 and height/width both 0 or both set",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s: channels must be 0, 1 or 3 and height/width both 0 or both set",
 			     root);
 	struct strlist classes = { 0 }, files = { 0 };
 	size_t end[256];
@@ -376,7 +363,7 @@ enum sup_status sup_image_set_load_folder(struct sup_image_set *set, const char 
 		set->n_classes = (int)classes.n;
 		set->class_names = names_block(&classes, alloc);
 		if (!set->class_names)
-			st = failf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", root);
+			st = sup_errf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory", root);
 	}
 	if (st)
 		sup_image_set_free(set, alloc);

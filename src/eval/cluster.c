@@ -210,11 +210,11 @@ enum sup_status sup_kmeans(const float *x, int64_t n, int64_t d, const struct su
 	else
 		sup_kmeans_opts_default(&o);
 	if (!x || !assign || n < 1 || d < 1 || o.k < 1 || o.k > n || o.n_init < 1 || o.max_iter < 1 || !(o.tol >= 0))
-		return eval_fail(err, err_size, SUP_ERR_ARG,
+		return sup_errf(err, err_size, SUP_ERR_ARG,
 				 "k-means: need 1 <= k <= n, d >= 1, n_init >= 1, max_iter >= 1, tol >= 0 (k = %d, n = %lld, "
 				 "d = %lld)", o.k, (long long)n, (long long)d);
 	if (n > INT32_MAX || d > INT32_MAX)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "k-means: sizes exceed the BLAS int range");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "k-means: sizes exceed the BLAS int range");
 	const int k = o.k;
 	struct km m = { .x = x, .n = n, .d = d, .k = k, .assign = malloc((size_t)n * sizeof(int32_t)) };
 	m.c = sup_eval_alloc((size_t)(k * d), sizeof(float));
@@ -228,7 +228,7 @@ enum sup_status sup_kmeans(const float *x, int64_t n, int64_t d, const struct su
 	float *best_c = malloc((size_t)(k * d) * sizeof(float));
 	enum sup_status st = SUP_OK;
 	if (!m.assign || !m.c || !m.sum || !m.cnt || !m.cnorm || !m.xnorm || !m.dist || !m.mind || !mean || !best_c) {
-		st = eval_fail(err, err_size, SUP_ERR_NOMEM, "k-means: out of memory (n = %lld, k = %d)", (long long)n, k);
+		st = sup_errf(err, err_size, SUP_ERR_NOMEM, "k-means: out of memory (n = %lld, k = %d)", (long long)n, k);
 		goto free_all;
 	}
 	for (int64_t i = 0; i < n; i++)
@@ -270,7 +270,7 @@ enum sup_status sup_eval_cluster(const struct sup_eval_set *set, const struct su
 	if (st != SUP_OK)
 		return st;
 	if (nl < 1)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "clustering: no labelled rows");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "clustering: no labelled rows");
 	struct sup_kmeans_opts o;
 	if (opts)
 		o = *opts;
@@ -279,7 +279,7 @@ enum sup_status sup_eval_cluster(const struct sup_eval_set *set, const struct su
 	int32_t *a = assign ? assign : malloc((size_t)set->n * sizeof(int32_t));
 	int64_t *ly = malloc((size_t)nl * sizeof(int64_t)), *la = malloc((size_t)nl * sizeof(int64_t));
 	if (!a || !ly || !la) {
-		st = eval_fail(err, err_size, SUP_ERR_NOMEM, "clustering: out of memory");
+		st = sup_errf(err, err_size, SUP_ERR_NOMEM, "clustering: out of memory");
 		goto free_all;
 	}
 	for (int64_t i = 0, r = 0; i < set->n; i++)

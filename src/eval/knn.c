@@ -93,20 +93,20 @@ static enum sup_status knn_check(const struct sup_eval_set *train, const struct 
 	if (st != SUP_OK)
 		return st;
 	if (test->d != train->d)
-		return eval_fail(err, err_size, SUP_ERR_SHAPE, "kNN: feature dimensions differ (train %lld, test %lld)",
+		return sup_errf(err, err_size, SUP_ERR_SHAPE, "kNN: feature dimensions differ (train %lld, test %lld)",
 				 (long long)train->d, (long long)test->d);
 	if (o->k < 1 || !(o->tau > 0) || o->n_classes < 0)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "kNN: need k >= 1, tau > 0, n_classes >= 0 (k = %d, tau = %g)",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "kNN: need k >= 1, tau > 0, n_classes >= 0 (k = %d, tau = %g)",
 				 o->k, o->tau);
 	if (ntr < 1)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "kNN: no labelled train rows (%lld rows, all unlabelled)",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "kNN: no labelled train rows (%lld rows, all unlabelled)",
 				 (long long)train->n);
 	if (ntr > INT32_MAX || test->n > INT32_MAX || train->d > INT32_MAX)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "kNN: sizes exceed the BLAS int range");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "kNN: sizes exceed the BLAS int range");
 	int64_t mx = mtr > mte ? mtr : mte;
 	int64_t c = o->n_classes ? o->n_classes : mx + 1;
 	if (mtr >= c || c > INT32_MAX)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "kNN: train label %lld is not below n_classes = %lld",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "kNN: train label %lld is not below n_classes = %lld",
 				 (long long)mtr, (long long)c);
 	memset(out, 0, sizeof *out);
 	out->n_classes = (int)c;
@@ -164,7 +164,7 @@ enum sup_status sup_eval_knn(const struct sup_eval_set *train, const struct sup_
 	int *hits = malloc((size_t)KNN_QB * 2 * sizeof *hits);
 	struct knn_heap heaps[KNN_QB];
 	if (!tx || !ty || !q || !sim || !hs || !hi || !votes || !hits) {
-		st = eval_fail(err, err_size, SUP_ERR_NOMEM, "kNN: out of memory for %lld x %lld train features",
+		st = sup_errf(err, err_size, SUP_ERR_NOMEM, "kNN: out of memory for %lld x %lld train features",
 			       (long long)nt, (long long)d);
 		goto free_all;
 	}

@@ -105,33 +105,33 @@ static enum sup_status probe_check(const struct sup_eval_set *train, const struc
 	if (st != SUP_OK)
 		return st;
 	if ((val && val->d != train->d) || test->d != train->d)
-		return eval_fail(err, err_size, SUP_ERR_SHAPE,
+		return sup_errf(err, err_size, SUP_ERR_SHAPE,
 				 "linear probe: feature dimensions differ (train %lld, val %lld, test %lld)",
 				 (long long)train->d, (long long)(val ? val->d : train->d), (long long)test->d);
 	if (o->n_l2 < 0 || o->n_l2 > SUP_EVAL_MAX_GRID || o->n_classes < 0 ||
 	    !(o->val_fraction > 0 && o->val_fraction < 1))
-		return eval_fail(err, err_size, SUP_ERR_ARG,
+		return sup_errf(err, err_size, SUP_ERR_ARG,
 				 "linear probe: need 0 <= n_l2 <= %d, n_classes >= 0, 0 < val_fraction < 1",
 				 SUP_EVAL_MAX_GRID);
 	for (int i = 0; i < o->n_l2; i++)
 		if (!(o->l2[i] >= 0))
-			return eval_fail(err, err_size, SUP_ERR_ARG, "linear probe: l2[%d] = %g is not >= 0", i, o->l2[i]);
+			return sup_errf(err, err_size, SUP_ERR_ARG, "linear probe: l2[%d] = %g is not >= 0", i, o->l2[i]);
 	if (ntr < 1 || nte < 1 || (val && nva < 1))
-		return eval_fail(err, err_size, SUP_ERR_ARG,
+		return sup_errf(err, err_size, SUP_ERR_ARG,
 				 "linear probe: no labelled rows in %s (train %lld, val %lld, test %lld labelled)",
 				 ntr < 1 ? "train" : nte < 1 ? "test" : "val", (long long)ntr, (long long)nva, (long long)nte);
 	int64_t mx = mtr > mva ? mtr : mva;
 	mx = mte > mx ? mte : mx;
 	int c = o->n_classes ? o->n_classes : (int)(mx + 1);
 	if (mx >= c || mx >= INT32_MAX)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "linear probe: label %lld is not below n_classes = %d",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "linear probe: label %lld is not below n_classes = %d",
 				 (long long)mx, c);
 	if (c < 2)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "linear probe: needs at least 2 classes (labels are all 0)");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "linear probe: needs at least 2 classes (labels are all 0)");
 	*n_hold = 0;
 	if (!val) {
 		if (ntr < 2)
-			return eval_fail(err, err_size, SUP_ERR_ARG,
+			return sup_errf(err, err_size, SUP_ERR_ARG,
 					 "linear probe: a hold-out needs >= 2 labelled train rows (%lld given)", (long long)ntr);
 		*n_hold = (int64_t)llround(o->val_fraction * (double)ntr);
 		*n_hold = *n_hold < 1 ? 1 : *n_hold >= ntr ? ntr - 1 : *n_hold;
@@ -157,7 +157,7 @@ static enum sup_status probe_fit(const struct rows *all, int64_t n_fit, const st
 	float *z = sup_eval_alloc((size_t)(zrows * c), sizeof(float));
 	enum sup_status st = SUP_OK;
 	if (!w || !best || !z) {
-		st = eval_fail(err, err_size, SUP_ERR_NOMEM, "linear probe: out of memory");
+		st = sup_errf(err, err_size, SUP_ERR_NOMEM, "linear probe: out of memory");
 		goto free_all;
 	}
 	out->n_l2 = o->n_l2 ? o->n_l2 : 6;
@@ -210,7 +210,7 @@ enum sup_status sup_eval_linear_probe(const struct sup_eval_set *train, const st
 	if (st != SUP_OK)
 		return st;
 	if (train->n > INT32_MAX || test->n > INT32_MAX || (val && val->n > INT32_MAX))
-		return eval_fail(err, err_size, SUP_ERR_ARG, "linear probe: more rows than the BLAS int range");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "linear probe: more rows than the BLAS int range");
 	const int64_t d = train->d, n_all = out->n_train + out->n_val;
 	double *mean = malloc((size_t)d * sizeof *mean), *inv_std = malloc((size_t)d * sizeof *inv_std);
 	uint8_t *keep = calloc((size_t)(train->n > 0 ? train->n : 1), 1);
@@ -220,7 +220,7 @@ enum sup_status sup_eval_linear_probe(const struct sup_eval_set *train, const st
 	struct rows te = { sup_eval_alloc((size_t)(out->n_test * d), sizeof(float)),
 			   malloc((size_t)out->n_test * sizeof(int32_t)), 0 };
 	if (!mean || !inv_std || !keep || !perm || !idx || !all.x || !all.y || !te.x || !te.y) {
-		st = eval_fail(err, err_size, SUP_ERR_NOMEM, "linear probe: out of memory for %lld x %lld features",
+		st = sup_errf(err, err_size, SUP_ERR_NOMEM, "linear probe: out of memory for %lld x %lld features",
 			       (long long)n_all, (long long)d);
 		goto free_all;
 	}

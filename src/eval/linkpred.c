@@ -13,11 +13,11 @@ static enum sup_status check_pairs(const int64_t *pairs, int64_t m, int64_t n_no
 				   size_t err_size)
 {
 	if (m < 0 || (m > 0 && !pairs))
-		return eval_fail(err, err_size, SUP_ERR_ARG, "%s: bad pair array (m = %lld)", what, (long long)m);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s: bad pair array (m = %lld)", what, (long long)m);
 	for (int64_t e = 0; e < m; e++)
 		for (int s = 0; s < 2; s++)
 			if (pairs[2 * e + s] < 0 || pairs[2 * e + s] >= n_nodes)
-				return eval_fail(err, err_size, SUP_ERR_ARG, "%s: pair %lld has node %lld outside [0, %lld)",
+				return sup_errf(err, err_size, SUP_ERR_ARG, "%s: pair %lld has node %lld outside [0, %lld)",
 						 what, (long long)e, (long long)pairs[2 * e + s], (long long)n_nodes);
 	return SUP_OK;
 }
@@ -26,7 +26,7 @@ enum sup_status sup_eval_edge_scores(const float *z, int64_t n_nodes, int64_t d,
 				     double *scores, char *err, size_t err_size)
 {
 	if (!z || n_nodes < 1 || d < 1 || (m > 0 && !scores))
-		return eval_fail(err, err_size, SUP_ERR_ARG, "edge scores: bad embeddings (n_nodes = %lld, d = %lld)",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "edge scores: bad embeddings (n_nodes = %lld, d = %lld)",
 				 (long long)n_nodes, (long long)d);
 	enum sup_status st = check_pairs(pairs, m, n_nodes, "edge scores", err, err_size);
 	if (st != SUP_OK)
@@ -47,7 +47,7 @@ enum sup_status sup_eval_linkpred(const float *z, int64_t n_nodes, int64_t d, co
 				  size_t err_size)
 {
 	if (n_pos < 1 || n_neg < 1)
-		return eval_fail(err, err_size, SUP_ERR_ARG,
+		return sup_errf(err, err_size, SUP_ERR_ARG,
 				 "link prediction needs held-out edges and non-edges (%lld and %lld given)", (long long)n_pos,
 				 (long long)n_neg);
 	const int64_t m = n_pos + n_neg;
@@ -55,7 +55,7 @@ enum sup_status sup_eval_linkpred(const float *z, int64_t n_nodes, int64_t d, co
 	uint8_t *is_pos = malloc((size_t)m);
 	enum sup_status st = SUP_OK;
 	if (!s || !is_pos) {
-		st = eval_fail(err, err_size, SUP_ERR_NOMEM, "link prediction: out of memory for %lld pairs", (long long)m);
+		st = sup_errf(err, err_size, SUP_ERR_NOMEM, "link prediction: out of memory for %lld pairs", (long long)m);
 		goto free_all;
 	}
 	st = sup_eval_edge_scores(z, n_nodes, d, pos, n_pos, s, err, err_size);

@@ -322,7 +322,7 @@ static void lbfgs_run(struct lr_problem *p, const struct precond *P, double *the
 static enum sup_status check_fit_opts(const struct sup_linear_probe_opts *o, char *err, size_t err_size)
 {
 	if (o->max_iter < 1 || o->history < 1 || o->history > 100 || !(o->gtol >= 0) || !(o->ftol >= 0))
-		return eval_fail(err, err_size, SUP_ERR_ARG,
+		return sup_errf(err, err_size, SUP_ERR_ARG,
 				 "logistic regression options: need max_iter >= 1, history in [1, 100], gtol, ftol >= 0");
 	return SUP_OK;
 }
@@ -340,14 +340,14 @@ enum sup_status sup_logreg_fit(const float *x, const int32_t *y, int64_t n, int6
 	if (st != SUP_OK)
 		return st;
 	if (n < 1 || d < 1 || c < 2 || !(l2 >= 0) || !x || !y || !w || !b)
-		return eval_fail(err, err_size, SUP_ERR_ARG,
+		return sup_errf(err, err_size, SUP_ERR_ARG,
 				 "logistic regression: need n >= 1, d >= 1, c >= 2, l2 >= 0 (n = %lld, d = %lld, c = %d, "
 				 "l2 = %g)", (long long)n, (long long)d, c, l2);
 	if (n > INT32_MAX || d * c > INT32_MAX)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "logistic regression: n or d exceeds the BLAS int range");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "logistic regression: n or d exceeds the BLAS int range");
 	for (int64_t i = 0; i < n; i++)
 		if (y[i] < 0 || y[i] >= c)
-			return eval_fail(err, err_size, SUP_ERR_ARG,
+			return sup_errf(err, err_size, SUP_ERR_ARG,
 					 "logistic regression: label %d at row %lld is outside [0, %d)", y[i], (long long)i, c);
 	const int64_t np = d * c + c, m = o->history;
 	struct lr_problem p = { .x = x, .y = y, .n = n, .d = d, .c = c, .l2 = l2 };
@@ -359,7 +359,7 @@ enum sup_status sup_logreg_fit(const float *x, const int32_t *y, int64_t n, int6
 	double *work = sup_eval_alloc((size_t)((5 + 2 * m) * np + 2 * m), sizeof(double));
 	struct precond P = { 0 };
 	if (!p.wf || !p.gw || !p.z || !p.rowloss || !theta || !work) {
-		st = eval_fail(err, err_size, SUP_ERR_NOMEM, "logistic regression: out of memory (n = %lld, d = %lld)",
+		st = sup_errf(err, err_size, SUP_ERR_NOMEM, "logistic regression: out of memory (n = %lld, d = %lld)",
 			       (long long)n, (long long)d);
 		goto free_all;
 	}

@@ -33,22 +33,22 @@ enum sup_status sup_eval_set_check(const struct sup_eval_set *s, const char *nam
 				   int64_t *n_labelled, int64_t *max_label, char *err, size_t err_size)
 {
 	if (!s)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "%s split is missing", name);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s split is missing", name);
 	if (s->n < 0 || s->d < 1)
-		return eval_fail(err, err_size, SUP_ERR_SHAPE, "%s features have shape [%lld, %lld]; need n >= 0, d >= 1",
+		return sup_errf(err, err_size, SUP_ERR_SHAPE, "%s features have shape [%lld, %lld]; need n >= 0, d >= 1",
 				 name, (long long)s->n, (long long)s->d);
 	if (!s->x && s->n > 0)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "%s features are NULL", name);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s features are NULL", name);
 	if (!s->labels && need_labels)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "%s split has no labels", name);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s split has no labels", name);
 	if (s->labels && s->label_dtype != SUP_I32 && s->label_dtype != SUP_I64 && s->label_dtype != SUP_U8)
-		return eval_fail(err, err_size, SUP_ERR_DTYPE, "%s labels are %s; need i32, i64 or u8", name,
+		return sup_errf(err, err_size, SUP_ERR_DTYPE, "%s labels are %s; need i32, i64 or u8", name,
 				 sup_dtype_name(s->label_dtype));
 	int64_t cnt = 0, mx = -1;
 	for (int64_t i = 0; s->labels && i < s->n; i++) {
 		int64_t y = sup_eval_set_label(s, i);
 		if (y < -1)
-			return eval_fail(err, err_size, SUP_ERR_ARG,
+			return sup_errf(err, err_size, SUP_ERR_ARG,
 					 "%s label %lld at row %lld is negative (only -1, unlabelled, is allowed)", name,
 					 (long long)y, (long long)i);
 		if (y >= 0) {
@@ -70,7 +70,7 @@ enum sup_status sup_eval_topk_accuracy(const float *scores, int64_t n, int64_t c
 				       char *err, size_t err_size)
 {
 	if (k < 1 || c < 1 || n < 0 || (n > 0 && (!scores || !labels)))
-		return eval_fail(err, err_size, SUP_ERR_ARG, "top-k accuracy: bad arguments (k = %d, c = %lld, n = %lld)",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "top-k accuracy: bad arguments (k = %d, c = %lld, n = %lld)",
 				 k, (long long)c, (long long)n);
 	struct sup_eval_set s = { .x = scores, .labels = labels, .label_dtype = label_dtype, .n = n, .d = c };
 	int64_t nl = 0;
@@ -78,7 +78,7 @@ enum sup_status sup_eval_topk_accuracy(const float *scores, int64_t n, int64_t c
 	if (st != SUP_OK)
 		return st;
 	if (nl == 0)
-		return eval_fail(err, err_size, SUP_ERR_ARG, "top-k accuracy: no labelled rows");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "top-k accuracy: no labelled rows");
 	int64_t hits = 0;
 	for (int64_t i = 0; i < n; i++) {
 		int64_t y = sup_eval_set_label(&s, i);
@@ -150,7 +150,7 @@ static enum sup_status contingency_build(struct contingency *t, const int64_t *a
 	t->cell = malloc(nn * sizeof *t->cell);
 	if (!va || !vb || !p || !t->ca || !t->cb || !t->cell) {
 		free(va), free(vb), free(p), free(t->ca), free(t->cb), free(t->cell);
-		return eval_fail(err, err_size, SUP_ERR_NOMEM, "out of memory for a contingency table of %lld rows",
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory for a contingency table of %lld rows",
 				 (long long)n);
 	}
 	for (int64_t i = 0; i < n; i++) {
@@ -194,7 +194,7 @@ enum sup_status sup_eval_nmi(const int64_t *a, const int64_t *b, int64_t n, doub
 			     size_t err_size)
 {
 	if (n < 0 || (n > 0 && (!a || !b)))
-		return eval_fail(err, err_size, SUP_ERR_ARG, "NMI: bad arguments (n = %lld)", (long long)n);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "NMI: bad arguments (n = %lld)", (long long)n);
 	if (n == 0) {
 		*out = 1.0;
 		return SUP_OK;
@@ -224,7 +224,7 @@ enum sup_status sup_eval_ari(const int64_t *a, const int64_t *b, int64_t n, doub
 			     size_t err_size)
 {
 	if (n < 0 || (n > 0 && (!a || !b)))
-		return eval_fail(err, err_size, SUP_ERR_ARG, "ARI: bad arguments (n = %lld)", (long long)n);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "ARI: bad arguments (n = %lld)", (long long)n);
 	struct contingency t;
 	enum sup_status st = contingency_build(&t, a, b, n, err, err_size);
 	if (st != SUP_OK)
@@ -272,16 +272,16 @@ static enum sup_status rank_prepare(const double *scores, const uint8_t *is_pos,
 				    struct scored **out, int64_t *n_pos, char *err, size_t err_size)
 {
 	if (n < 0 || (n > 0 && (!scores || !is_pos)))
-		return eval_fail(err, err_size, SUP_ERR_ARG, "%s: bad arguments (n = %lld)", what, (long long)n);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s: bad arguments (n = %lld)", what, (long long)n);
 	int64_t np = 0;
 	for (int64_t i = 0; i < n; i++) {
 		if (isnan(scores[i]))
-			return eval_fail(err, err_size, SUP_ERR_ARG, "%s: score %lld is NaN", what, (long long)i);
+			return sup_errf(err, err_size, SUP_ERR_ARG, "%s: score %lld is NaN", what, (long long)i);
 		np += is_pos[i] != 0;
 	}
 	struct scored *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
 	if (!v)
-		return eval_fail(err, err_size, SUP_ERR_NOMEM, "%s: out of memory for %lld scores", what, (long long)n);
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "%s: out of memory for %lld scores", what, (long long)n);
 	for (int64_t i = 0; i < n; i++)
 		v[i] = (struct scored){ scores[i], i };
 	qsort(v, (size_t)n, sizeof *v, cmp_scored_desc);
@@ -301,7 +301,7 @@ enum sup_status sup_eval_auc(const double *scores, const uint8_t *is_pos, int64_
 	int64_t nneg = n - np;
 	if (np == 0 || nneg == 0) {
 		free(v);
-		return eval_fail(err, err_size, SUP_ERR_ARG, "AUC needs positives and negatives (%lld and %lld given)",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "AUC needs positives and negatives (%lld and %lld given)",
 				 (long long)np, (long long)nneg);
 	}
 	/* Walk groups of tied scores from the top: each positive in a group beats every negative
@@ -336,7 +336,7 @@ enum sup_status sup_eval_average_precision(const double *scores, const uint8_t *
 		return st;
 	if (np == 0) {
 		free(v);
-		return eval_fail(err, err_size, SUP_ERR_ARG, "average precision needs at least one positive");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "average precision needs at least one positive");
 	}
 	/* Thresholds at each distinct score, high to low: P_n = tp / (tp + fp), R_n = tp / np. */
 	double ap = 0, r_prev = 0;

@@ -71,14 +71,14 @@ enum sup_status sup_checkpoint_save(const char *path, const struct sup_ckpt_part
 				    const struct sup_ckpt_meta *meta, char *err, size_t err_size)
 {
 	if (n_parts < 1 || n_parts > 16)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "checkpoint: %d parts (1..16)", n_parts);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "checkpoint: %d parts (1..16)", n_parts);
 	int n = count_tensors(parts, n_parts, true);
 	char(*names)[CKPT_NAME_MAX] = malloc((size_t)(n ? n : 1) * sizeof *names);
 	struct sup_tensor *views = malloc((size_t)(n ? n : 1) * sizeof *views);
 	struct sup_named_tensor *nt = malloc((size_t)(n ? n : 1) * sizeof *nt);
 	enum sup_status s = SUP_ERR_NOMEM;
 	if (!names || !views || !nt) {
-		sup_io_fail(err, err_size, s, "out of memory");
+		sup_errf(err, err_size, s, "out of memory");
 		goto cleanup;
 	}
 	list_tensors(parts, n_parts, true, names, views);
@@ -145,7 +145,7 @@ enum sup_status sup_checkpoint_open(struct sup_safetensors **st, struct sup_ckpt
 		if (s == SUP_ERR_FORMAT || s == SUP_ERR_DTYPE || s == SUP_ERR_SHAPE) {
 			char tmp[512];
 			snprintf(tmp, sizeof tmp, "%s", err && err_size ? err : "");
-			sup_io_fail(err, err_size, SUP_ERR_FORMAT, "not a valid checkpoint: %s", tmp);
+			sup_errf(err, err_size, SUP_ERR_FORMAT, "not a valid checkpoint: %s", tmp);
 			return SUP_ERR_FORMAT;
 		}
 		return s;
@@ -154,12 +154,12 @@ enum sup_status sup_checkpoint_open(struct sup_safetensors **st, struct sup_ckpt
 	const char *fmt = sup_safetensors_meta(f, "format"), *ver = sup_safetensors_meta(f, "format_version");
 	int64_t v = 0;
 	if (!fmt || strcmp(fmt, SUP_CHECKPOINT_FORMAT) != 0) {
-		s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "%s: not a selfsup checkpoint (no format metadata)",
+		s = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: not a selfsup checkpoint (no format metadata)",
 				path);
 		goto fail;
 	}
 	if (!parse_i64(ver, &v) || v != SUP_CHECKPOINT_VERSION) {
-		s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "%s: checkpoint format version %s (this build reads %d)",
+		s = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: checkpoint format version %s (this build reads %d)",
 				path, ver ? ver : "missing", SUP_CHECKPOINT_VERSION);
 		goto fail;
 	}
@@ -183,7 +183,7 @@ enum sup_status sup_checkpoint_open(struct sup_safetensors **st, struct sup_ckpt
 		ok = ok && colon[1] && !*end;
 	}
 	if (!ok) {
-		s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "%s: checkpoint metadata incomplete or malformed", path);
+		s = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: checkpoint metadata incomplete or malformed", path);
 		goto fail;
 	}
 	return SUP_OK;
@@ -207,11 +207,11 @@ static enum sup_status check_tensors(const struct sup_safetensors *st, int n, ch
 	for (int k = 0; k < n; k++) {
 		const struct sup_tensor *t = sup_safetensors_get(st, names[k]);
 		if (!t)
-			return sup_io_fail(err, err_size, SUP_ERR_FORMAT,
+			return sup_errf(err, err_size, SUP_ERR_FORMAT,
 					   "checkpoint lacks tensor '%s' (written by another model configuration?)",
 					   names[k]);
 		if (t->dtype != SUP_F32 || !sup_tensor_same_shape(t, &views[k]))
-			return sup_io_fail(err, err_size, SUP_ERR_SHAPE,
+			return sup_errf(err, err_size, SUP_ERR_SHAPE,
 					   "checkpoint tensor '%s' is %s %s, the model has f32 %s", names[k],
 					   sup_dtype_name(t->dtype), sup_shape_str(a, sizeof a, t->ndim, t->shape),
 					   sup_shape_str(b, sizeof b, views[k].ndim, views[k].shape));
@@ -226,7 +226,7 @@ static enum sup_status check_tensors(const struct sup_safetensors *st, int n, ch
 			for (int k = 0; k < n && !found; k++)
 				found = strcmp(names[k], nm) == 0;
 			if (!found && (with_optim || !is_slot_name(nm)))
-				return sup_io_fail(err, err_size, SUP_ERR_FORMAT,
+				return sup_errf(err, err_size, SUP_ERR_FORMAT,
 						   "checkpoint has tensor '%s' that the model does not have", nm);
 		}
 	}
@@ -242,7 +242,7 @@ enum sup_status sup_checkpoint_restore(const struct sup_safetensors *st, const s
 	enum sup_status s = SUP_ERR_NOMEM;
 	int64_t steps[16] = {0};
 	if (!names || !views || n_parts > 16) {
-		s = sup_io_fail(err, err_size, n_parts > 16 ? SUP_ERR_ARG : s,
+		s = sup_errf(err, err_size, n_parts > 16 ? SUP_ERR_ARG : s,
 				"checkpoint restore: bad arguments or no memory");
 		goto cleanup;
 	}
@@ -255,7 +255,7 @@ enum sup_status sup_checkpoint_restore(const struct sup_safetensors *st, const s
 		char key[96];
 		snprintf(key, sizeof key, "optim.steps.%s", parts[p].name);
 		if (!parse_i64(sup_safetensors_meta(st, key), &steps[p]) || steps[p] < 0) {
-			s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "checkpoint metadata '%s' missing or malformed",
+			s = sup_errf(err, err_size, SUP_ERR_FORMAT, "checkpoint metadata '%s' missing or malformed",
 					key);
 			goto cleanup;
 		}

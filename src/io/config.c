@@ -181,7 +181,7 @@ static enum sup_status parse_value(struct cfg_entry *e, const char *v, char *err
 	case SUP_CFG_ENUM: {
 		int idx = choice_index(k->choices, v);
 		if (idx < 0)
-			return sup_io_fail(err, err_size, SUP_ERR_ARG, "config key '%s' expects one of %s, got '%s'",
+			return sup_errf(err, err_size, SUP_ERR_ARG, "config key '%s' expects one of %s, got '%s'",
 					   k->key, k->choices, v);
 		e->choice = idx;
 		break;
@@ -190,12 +190,12 @@ static enum sup_status parse_value(struct cfg_entry *e, const char *v, char *err
 	}
 	char *dup = strdup(text);
 	if (!dup)
-		return sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory");
 	free(e->text);
 	e->text = dup;
 	return SUP_OK;
 bad:
-	return sup_io_fail(err, err_size, SUP_ERR_ARG, "config key '%s' expects %s, got '%s'", k->key, type_expect(k),
+	return sup_errf(err, err_size, SUP_ERR_ARG, "config key '%s' expects %s, got '%s'", k->key, type_expect(k),
 			   v);
 }
 
@@ -223,11 +223,11 @@ static enum sup_status add_key(struct sup_config *c, const struct sup_cfg_key *k
 {
 	if (!key_name_ok(k->key) || (unsigned)k->type >= SUP_CFG_TYPE_COUNT || !k->def ||
 	    (k->type == SUP_CFG_ENUM && !k->choices))
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "schema: malformed key '%s'",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "schema: malformed key '%s'",
 				   k->key ? k->key : "(null)");
 	struct cfg_entry *e = find_entry(c, k->key);
 	if (e && e->key.type != k->type)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "schema: key '%s' redefined with another type", k->key);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "schema: key '%s' redefined with another type", k->key);
 	if (!e) {
 		/* A leaf may not also be a group ("a" and "a.b"): YAML could not express both. */
 		size_t kl = strlen(k->key);
@@ -236,7 +236,7 @@ static enum sup_status add_key(struct sup_config *c, const struct sup_cfg_key *k
 			size_t ol = strlen(o);
 			if ((ol < kl && strncmp(o, k->key, ol) == 0 && k->key[ol] == '.') ||
 			    (kl < ol && strncmp(o, k->key, kl) == 0 && o[kl] == '.'))
-				return sup_io_fail(err, err_size, SUP_ERR_ARG, "schema: '%s' is both a key and a group",
+				return sup_errf(err, err_size, SUP_ERR_ARG, "schema: '%s' is both a key and a group",
 						   kl < ol ? k->key : o);
 		}
 		e = &c->e[c->n++];
@@ -260,7 +260,7 @@ enum sup_status sup_config_new(struct sup_config **out, const struct sup_cfg_key
 	struct sup_config *c = calloc(1, sizeof *c);
 	if (!c || !(c->e = calloc((size_t)(total ? total : 1), sizeof *c->e))) {
 		free(c);
-		return sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory");
 	}
 	for (int s = 0; s < n_schemas; s++) {
 		for (const struct sup_cfg_key *k = schemas[s]; k && k->key; k++) {
@@ -291,9 +291,9 @@ enum sup_status sup_config_set(struct sup_config *c, const char *key, const char
 			}
 		}
 		if (best)
-			return sup_io_fail(err, err_size, SUP_ERR_NOT_FOUND,
+			return sup_errf(err, err_size, SUP_ERR_NOT_FOUND,
 					   "unknown config key '%s' (did you mean '%s'?)", key, best);
-		return sup_io_fail(err, err_size, SUP_ERR_NOT_FOUND, "unknown config key '%s'", key);
+		return sup_errf(err, err_size, SUP_ERR_NOT_FOUND, "unknown config key '%s'", key);
 	}
 	return parse_value(e, value, err, err_size);
 }
@@ -302,11 +302,11 @@ enum sup_status sup_config_override(struct sup_config *c, const char *kv, char *
 {
 	const char *eq = strchr(kv, '=');
 	if (!eq || eq == kv)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "expected key=value, got '%s'", kv);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "expected key=value, got '%s'", kv);
 	char key[256];
 	size_t kl = (size_t)(eq - kv);
 	if (kl >= sizeof key)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "config key too long: '%.40s...'", kv);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "config key too long: '%.40s...'", kv);
 	memcpy(key, kv, kl);
 	key[kl] = 0;
 	return sup_config_set(c, key, eq + 1, err, err_size);
@@ -341,7 +341,7 @@ struct yaml_walk {
 static enum sup_status yaml_next(struct yaml_walk *w, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&w->p, ev))
-		return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: YAML error: %s", w->origin,
+		return sup_errf(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: YAML error: %s", w->origin,
 				   w->p.problem_mark.line + 1, w->p.problem ? w->p.problem : "malformed");
 	return SUP_OK;
 }
@@ -361,14 +361,14 @@ static enum sup_status yaml_mapping(struct yaml_walk *w, const char *prefix, int
 		}
 		if (kev.type != YAML_SCALAR_EVENT) {
 			yaml_event_delete(&kev);
-			return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT,
+			return sup_errf(w->err, w->err_size, SUP_ERR_FORMAT,
 					   "%s:%zu: mapping keys must be plain names", w->origin, line);
 		}
 		char key[256];
 		int kl = snprintf(key, sizeof key, "%s%s", prefix, (const char *)kev.data.scalar.value);
 		yaml_event_delete(&kev);
 		if (kl >= (int)sizeof key)
-			return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: key too long", w->origin,
+			return sup_errf(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: key too long", w->origin,
 					   line);
 		if ((s = yaml_next(w, &vev)) != SUP_OK)
 			return s;
@@ -385,10 +385,10 @@ static enum sup_status yaml_mapping(struct yaml_walk *w, const char *prefix, int
 			s = sup_config_set(w->c, key, v, w->err, w->err_size);
 		} else if (vev.type == YAML_MAPPING_START_EVENT && depth < 16) {
 			if (find_entry(w->c, key))
-				s = sup_io_fail(w->err, w->err_size, SUP_ERR_ARG,
+				s = sup_errf(w->err, w->err_size, SUP_ERR_ARG,
 						"config key '%s' takes a value, not a mapping", key);
 			else if (kl + 2 >= (int)sizeof key)
-				s = sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: key too long", w->origin,
+				s = sup_errf(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: key too long", w->origin,
 						line);
 			else {
 				key[kl] = '.';
@@ -400,10 +400,10 @@ static enum sup_status yaml_mapping(struct yaml_walk *w, const char *prefix, int
 				continue;
 			}
 		} else if (vev.type == YAML_ALIAS_EVENT) {
-			s = sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: YAML aliases are not supported",
+			s = sup_errf(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: YAML aliases are not supported",
 					w->origin, line);
 		} else {
-			s = sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT,
+			s = sup_errf(w->err, w->err_size, SUP_ERR_FORMAT,
 					"%s:%zu: config key '%s' takes a single value (lists are not supported)",
 					w->origin, line, key);
 		}
@@ -434,7 +434,7 @@ static enum sup_status yaml_expect(struct yaml_walk *w, yaml_event_type_t t, con
 	}
 	size_t line = ev->start_mark.line + 1;
 	yaml_event_delete(ev);
-	return sup_io_fail(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: expected %s", w->origin, line, what);
+	return sup_errf(w->err, w->err_size, SUP_ERR_FORMAT, "%s:%zu: expected %s", w->origin, line, what);
 }
 
 enum sup_status sup_config_load_yaml(struct sup_config *c, const char *text, size_t len, const char *origin, char *err,
@@ -442,7 +442,7 @@ enum sup_status sup_config_load_yaml(struct sup_config *c, const char *text, siz
 {
 	struct yaml_walk w = {.c = c, .origin = origin ? origin : "config", .err = err, .err_size = err_size};
 	if (!yaml_parser_initialize(&w.p))
-		return sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory");
 	yaml_parser_set_input_string(&w.p, (const unsigned char *)text, len);
 	yaml_event_t ev;
 	bool other = false;
@@ -457,7 +457,7 @@ enum sup_status sup_config_load_yaml(struct sup_config *c, const char *text, siz
 	if (empty)
 		goto done;
 	if (other) {
-		s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "%s: expected a YAML document", w.origin);
+		s = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: expected a YAML document", w.origin);
 		goto done;
 	}
 	other = false;
@@ -467,7 +467,7 @@ enum sup_status sup_config_load_yaml(struct sup_config *c, const char *text, siz
 	size_t line = ev.start_mark.line + 1;
 	yaml_event_delete(&ev);
 	if (other && !null_doc) {
-		s = sup_io_fail(err, err_size, SUP_ERR_FORMAT, "%s:%zu: a config is a mapping of keys to values",
+		s = sup_errf(err, err_size, SUP_ERR_FORMAT, "%s:%zu: a config is a mapping of keys to values",
 				w.origin, line);
 		goto done;
 	}
@@ -493,12 +493,12 @@ enum sup_status sup_config_load_yaml_file(struct sup_config *c, const char *path
 		return s;
 	if (size > (1u << 20)) {
 		fclose(f);
-		return sup_io_fail(err, err_size, SUP_ERR_FORMAT, "%s: config larger than 1 MiB", path);
+		return sup_errf(err, err_size, SUP_ERR_FORMAT, "%s: config larger than 1 MiB", path);
 	}
 	char *buf = malloc((size_t)size + 1);
 	if (!buf) {
 		fclose(f);
-		return sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory");
 	}
 	s = sup_io_read_exact(f, buf, (size_t)size, err, err_size);
 	fclose(f);

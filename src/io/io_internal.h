@@ -6,9 +6,6 @@
 
 #include <stdio.h>
 
-/* Formats the message into err (when err && err_size) and returns s. */
-enum sup_status sup_io_fail(char *err, size_t err_size, enum sup_status s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 /* Rewrites err as "<prefix>: <old message>" (path prefixes on file functions). */
 void sup_io_prefix(char *err, size_t err_size, const char *prefix);

@@ -14,17 +14,6 @@
 #error "the io layer reads and writes little-endian data in place: little-endian hosts only"
 #endif
 
-enum sup_status sup_io_fail(char *err, size_t err_size, enum sup_status s, const char *fmt, ...)
-{
-	if (err && err_size) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, err_size, fmt, ap);
-		va_end(ap);
-	}
-	return s;
-}
-
 void sup_io_prefix(char *err, size_t err_size, const char *prefix)
 {
 	if (!err || !err_size)
@@ -60,22 +49,22 @@ enum sup_status sup_io_check_tensor(const struct sup_tensor *t, const char *what
 				    size_t err_size)
 {
 	if (!t)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "%s: NULL tensor", what);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s: NULL tensor", what);
 	if ((unsigned)t->dtype >= SUP_DTYPE_COUNT)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "%s: invalid dtype %d", what, (int)t->dtype);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s: invalid dtype %d", what, (int)t->dtype);
 	if (t->ndim < 0 || t->ndim > SUP_MAX_DIMS)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "%s: rank %d outside 0..%d", what, t->ndim,
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s: rank %d outside 0..%d", what, t->ndim,
 				   SUP_MAX_DIMS);
 	char buf[160];
 	for (int i = 0; i < t->ndim; i++)
 		if (t->shape[i] < 0)
-			return sup_io_fail(err, err_size, SUP_ERR_ARG, "%s: negative size in shape %s", what,
+			return sup_errf(err, err_size, SUP_ERR_ARG, "%s: negative size in shape %s", what,
 					   sup_shape_str(buf, sizeof buf, t->ndim, t->shape));
 	if (!sup_io_shape_bytes(t->ndim, t->shape, sup_dtype_size(t->dtype), nbytes))
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "%s: shape %s too large", what,
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s: shape %s too large", what,
 				   sup_shape_str(buf, sizeof buf, t->ndim, t->shape));
 	if (*nbytes && !t->data)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "%s: NULL data with %zu bytes to write", what,
+		return sup_errf(err, err_size, SUP_ERR_ARG, "%s: NULL data with %zu bytes to write", what,
 				   *nbytes);
 	return SUP_OK;
 }
@@ -84,15 +73,15 @@ enum sup_status sup_io_open_read(FILE **f, uint64_t *size, const char *path, cha
 {
 	*f = NULL;
 	if (!path)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "NULL path");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "NULL path");
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
-		return sup_io_fail(err, err_size, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open: %s",
+		return sup_errf(err, err_size, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO, "%s: cannot open: %s",
 				   path, strerror(errno));
 	struct stat st;
 	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
 		fclose(fp);
-		return sup_io_fail(err, err_size, SUP_ERR_IO, "%s: not a regular file", path);
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: not a regular file", path);
 	}
 	*f = fp;
 	*size = (uint64_t)st.st_size;
@@ -107,8 +96,8 @@ enum sup_status sup_io_read_exact(FILE *f, void *dst, size_t n, char *err, size_
 	if (got == n)
 		return SUP_OK;
 	if (ferror(f))
-		return sup_io_fail(err, err_size, SUP_ERR_IO, "read failed: %s", strerror(errno));
-	return sup_io_fail(err, err_size, SUP_ERR_FORMAT, "truncated: file ended %zu bytes early", n - got);
+		return sup_errf(err, err_size, SUP_ERR_IO, "read failed: %s", strerror(errno));
+	return sup_errf(err, err_size, SUP_ERR_FORMAT, "truncated: file ended %zu bytes early", n - got);
 }
 
 /* ---- sinks ------------------------------------------------------------------------------------ */
@@ -132,14 +121,14 @@ enum sup_status sup_io_sink_open_atomic(struct sup_io_sink *s, const char *path,
 {
 	memset(s, 0, sizeof *s);
 	if (!path || !*path)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "empty path");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "empty path");
 	int n = snprintf(s->tmp_path, sizeof s->tmp_path, "%s.tmp.%ld", path, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof s->tmp_path)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "path too long (%zu bytes)", strlen(path));
+		return sup_errf(err, err_size, SUP_ERR_ARG, "path too long (%zu bytes)", strlen(path));
 	s->path = path;
 	s->f = fopen(s->tmp_path, "wb");
 	if (!s->f)
-		return sup_io_fail(err, err_size, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO,
+		return sup_errf(err, err_size, errno == ENOENT ? SUP_ERR_NOT_FOUND : SUP_ERR_IO,
 				   "%s: cannot create %s: %s", path, s->tmp_path, strerror(errno));
 	return SUP_OK;
 }
@@ -219,7 +208,7 @@ enum sup_status sup_io_sink_finish(struct sup_io_sink *s, char *err, size_t err_
 			s->status = SUP_ERR_STATE;
 			snprintf(s->msg, sizeof s->msg, "internal: encoded %zu of %zu bytes", s->pos, s->cap);
 		}
-		return s->status ? sup_io_fail(err, err_size, s->status, "%s", s->msg) : SUP_OK;
+		return s->status ? sup_errf(err, err_size, s->status, "%s", s->msg) : SUP_OK;
 	}
 	if (!s->status && fflush(s->f) != 0)
 		sink_error(s, SUP_ERR_IO, "write failed", errno);
@@ -232,7 +221,7 @@ enum sup_status sup_io_sink_finish(struct sup_io_sink *s, char *err, size_t err_
 		sink_error(s, SUP_ERR_IO, "rename failed", errno);
 	if (s->status) {
 		(void)remove(s->tmp_path);
-		return sup_io_fail(err, err_size, s->status, "%s", s->msg);
+		return sup_errf(err, err_size, s->status, "%s", s->msg);
 	}
 	fsync_parent(s->path);
 	return SUP_OK;

@@ -59,13 +59,13 @@ static bool accept(struct lex *l, char c)
 static enum sup_status syntax(struct lex *l, const char *expected)
 {
 	if (l->p >= l->end)
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: ended where %s was expected",
+		return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: ended where %s was expected",
 				   expected);
 	unsigned char c = (unsigned char)*l->p;
 	if (c >= 0x20 && c < 0x7f)
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: expected %s, found '%c'",
+		return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: expected %s, found '%c'",
 				   expected, c);
-	return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: expected %s, found byte 0x%02x",
+	return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: expected %s, found byte 0x%02x",
 			   expected, c);
 }
 
@@ -81,7 +81,7 @@ static enum sup_status parse_str(struct lex *l, char *out, size_t cap)
 		if (*l->p == '\\' || *l->p == '\n')
 			return syntax(l, "a string without escapes");
 		if (n + 1 >= cap)
-			return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: string longer than %zu bytes",
+			return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: string longer than %zu bytes",
 					   cap - 1);
 		out[n++] = *l->p++;
 	}
@@ -96,7 +96,7 @@ static enum sup_status parse_descr(struct lex *l, enum sup_dtype *dt)
 {
 	skip_ws(l);
 	if (l->p < l->end && *l->p == '[')
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_DTYPE, "npy header: structured dtypes are not supported");
+		return sup_errf(l->err, l->err_size, SUP_ERR_DTYPE, "npy header: structured dtypes are not supported");
 	char s[32];
 	enum sup_status st = parse_str(l, s, sizeof s);
 	if (st)
@@ -113,9 +113,9 @@ static enum sup_status parse_descr(struct lex *l, enum sup_dtype *dt)
 	for (size_t i = 2; typestr && s[i]; i++)
 		typestr = s[i] >= '0' && s[i] <= '9';
 	if (typestr)
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_DTYPE,
+		return sup_errf(l->err, l->err_size, SUP_ERR_DTYPE,
 				   "npy header: dtype '%s' not supported (expected <f4 <f8 <i4 <i8 |u1 <u1 |b1)", s);
-	return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: '%s' is not a dtype descr", s);
+	return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: '%s' is not a dtype descr", s);
 }
 
 static enum sup_status parse_bool(struct lex *l, bool *v)
@@ -140,14 +140,14 @@ static enum sup_status parse_dim(struct lex *l, int64_t *v)
 {
 	skip_ws(l);
 	if (l->p < l->end && *l->p == '-')
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: negative size in shape");
+		return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: negative size in shape");
 	if (l->p >= l->end || *l->p < '0' || *l->p > '9')
 		return syntax(l, "a size");
 	int64_t x = 0;
 	while (l->p < l->end && *l->p >= '0' && *l->p <= '9') {
 		int d = *l->p++ - '0';
 		if (x > (INT64_MAX - d) / 10)
-			return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: size in shape overflows int64");
+			return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: size in shape overflows int64");
 		x = x * 10 + d;
 	}
 	if (l->p < l->end && (*l->p == 'L' || *l->p == 'l'))
@@ -170,14 +170,14 @@ static enum sup_status parse_shape(struct lex *l, struct sup_npy_header *h)
 		if (st)
 			return st;
 		if (h->ndim == SUP_MAX_DIMS)
-			return sup_io_fail(l->err, l->err_size, SUP_ERR_SHAPE, "npy header: shape has more than %d dims",
+			return sup_errf(l->err, l->err_size, SUP_ERR_SHAPE, "npy header: shape has more than %d dims",
 					   SUP_MAX_DIMS);
 		h->shape[h->ndim++] = d;
 		bool comma = accept(l, ',');
 		if (accept(l, ')')) {
 			/* Python needs the comma in a 1-tuple: "(5)" is the integer 5. */
 			if (h->ndim == 1 && !comma)
-				return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT,
+				return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT,
 						   "npy header: shape '(n)' is not a tuple (write '(n,)')");
 			return SUP_OK;
 		}
@@ -199,9 +199,9 @@ static enum sup_status parse_entry(struct lex *l, struct sup_npy_header *h, unsi
 		     : strcmp(key, "shape") == 0 ? KEY_SHAPE
 						  : 0;
 	if (!k)
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: unexpected key '%s'", key);
+		return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: unexpected key '%s'", key);
 	if (*seen & k)
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: key '%s' appears twice", key);
+		return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: key '%s' appears twice", key);
 	*seen |= k;
 	if (!accept(l, ':'))
 		return syntax(l, "':' after a key");
@@ -212,7 +212,7 @@ static enum sup_status parse_entry(struct lex *l, struct sup_npy_header *h, unsi
 	bool fortran = false;
 	st = parse_bool(l, &fortran);
 	if (!st && fortran)
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_ARG,
+		return sup_errf(l->err, l->err_size, SUP_ERR_ARG,
 				   "npy header: fortran_order True is not supported (save a C-order array)");
 	return st;
 }
@@ -236,7 +236,7 @@ static enum sup_status parse_dict(struct lex *l, struct sup_npy_header *h)
 	if (l->p != l->end)
 		return syntax(l, "only spaces after the header dict");
 	if (seen != (KEY_DESCR | KEY_FORTRAN | KEY_SHAPE))
-		return sup_io_fail(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: missing key '%s'",
+		return sup_errf(l->err, l->err_size, SUP_ERR_FORMAT, "npy header: missing key '%s'",
 				   !(seen & KEY_DESCR) ? "descr" : !(seen & KEY_FORTRAN) ? "fortran_order" : "shape");
 	return SUP_OK;
 }
@@ -249,25 +249,25 @@ static enum sup_status parse_prefix(const unsigned char *b, size_t len, int *maj
 {
 	size_t m = len < NPY_MAGIC_LEN ? len : NPY_MAGIC_LEN;
 	if (len == 0)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "truncated npy file: empty");
+		return sup_errf(err, es, SUP_ERR_FORMAT, "truncated npy file: empty");
 	if (memcmp(b, NPY_MAGIC, m) != 0)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "not an npy file (bad magic)");
+		return sup_errf(err, es, SUP_ERR_FORMAT, "not an npy file (bad magic)");
 	if (len < NPY_MAGIC_LEN + 2)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "truncated npy file: %zu bytes, the magic and version need 8",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "truncated npy file: %zu bytes, the magic and version need 8",
 				   len);
 	*major = b[6];
 	if ((b[6] != 1 && b[6] != 2) || b[7] != 0)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "npy format version %d.%d not supported (1.0 and 2.0 are)",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "npy format version %d.%d not supported (1.0 and 2.0 are)",
 				   b[6], b[7]);
 	*prefix_len = b[6] == 1 ? 10 : 12;
 	if (len < *prefix_len)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "truncated npy file: %zu bytes, the header length ends at %zu",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "truncated npy file: %zu bytes, the header length ends at %zu",
 				   len, *prefix_len);
 	size_t hlen = (size_t)b[8] | (size_t)b[9] << 8;
 	if (b[6] == 2)
 		hlen |= (size_t)b[10] << 16 | (size_t)b[11] << 24;
 	if (hlen > NPY_MAX_HEADER)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "npy header of %zu bytes exceeds the %zu byte limit", hlen,
+		return sup_errf(err, es, SUP_ERR_FORMAT, "npy header of %zu bytes exceeds the %zu byte limit", hlen,
 				   NPY_MAX_HEADER);
 	*data_offset = *prefix_len + hlen;
 	return SUP_OK;
@@ -278,14 +278,14 @@ enum sup_status sup_npy_header_parse(struct sup_npy_header *h, const void *buf, 
 {
 	memset(h, 0, sizeof *h);
 	if (!buf && len)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "NULL buffer");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "NULL buffer");
 	const unsigned char *b = buf;
 	size_t prefix_len, data_offset;
 	enum sup_status st = parse_prefix(b, len, &h->version_major, &prefix_len, &data_offset, err, err_size);
 	if (st)
 		return st;
 	if (len < data_offset)
-		return sup_io_fail(err, err_size, SUP_ERR_FORMAT,
+		return sup_errf(err, err_size, SUP_ERR_FORMAT,
 				   "truncated npy file: %zu bytes, the header ends at %zu", len, data_offset);
 	struct lex l = { (const char *)b + prefix_len, (const char *)b + data_offset, err, err_size };
 	st = parse_dict(&l, h);
@@ -293,7 +293,7 @@ enum sup_status sup_npy_header_parse(struct sup_npy_header *h, const void *buf, 
 		return st;
 	if (!sup_io_shape_bytes(h->ndim, h->shape, sup_dtype_size(h->dtype), &h->data_bytes)) {
 		char s[160];
-		return sup_io_fail(err, err_size, SUP_ERR_FORMAT, "npy header: shape %s is too large",
+		return sup_errf(err, err_size, SUP_ERR_FORMAT, "npy header: shape %s is too large",
 				   sup_shape_str(s, sizeof s, h->ndim, h->shape));
 	}
 	h->data_offset = data_offset;
@@ -305,10 +305,10 @@ static enum sup_status check_data_size(const struct sup_npy_header *h, uint64_t 
 {
 	uint64_t have = total - h->data_offset;
 	if (have < h->data_bytes)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "truncated npy data: %llu of %zu bytes present",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "truncated npy data: %llu of %zu bytes present",
 				   (unsigned long long)have, h->data_bytes);
 	if (have > h->data_bytes)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "npy file has %llu trailing bytes after the %zu data bytes",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "npy file has %llu trailing bytes after the %zu data bytes",
 				   (unsigned long long)(have - h->data_bytes), h->data_bytes);
 	return SUP_OK;
 }
@@ -318,7 +318,7 @@ static enum sup_status alloc_tensor(struct sup_tensor *out, const struct sup_all
 {
 	void *data = sup_alloc(a, h->data_bytes ? h->data_bytes : 1, SUP_ARENA_ALIGN);
 	if (!data)
-		return sup_io_fail(err, es, SUP_ERR_NOMEM, "out of memory for %zu bytes of npy data", h->data_bytes);
+		return sup_errf(err, es, SUP_ERR_NOMEM, "out of memory for %zu bytes of npy data", h->data_bytes);
 	sup_tensor_init(out, h->dtype, h->ndim, h->shape, data);
 	return SUP_OK;
 }
@@ -328,7 +328,7 @@ enum sup_status sup_npy_parse(struct sup_tensor *out, const struct sup_allocator
 {
 	memset(out, 0, sizeof *out);
 	if (!a)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "NULL allocator");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "NULL allocator");
 	struct sup_npy_header h;
 	enum sup_status st = sup_npy_header_parse(&h, buf, len, err, err_size);
 	if (!st)
@@ -356,11 +356,11 @@ static enum sup_status load_header(struct sup_npy_header *h, FILE *f, uint64_t s
 	if (st)
 		return st;
 	if (size < data_offset)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "truncated npy file: %llu bytes, the header ends at %zu",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "truncated npy file: %llu bytes, the header ends at %zu",
 				   (unsigned long long)size, data_offset);
 	unsigned char *hdr = sup_alloc(a, data_offset, 16);
 	if (!hdr)
-		return sup_io_fail(err, es, SUP_ERR_NOMEM, "out of memory for a %zu byte npy header", data_offset);
+		return sup_errf(err, es, SUP_ERR_NOMEM, "out of memory for a %zu byte npy header", data_offset);
 	memcpy(hdr, pre, n);
 	st = sup_io_read_exact(f, hdr + n, data_offset - n, err, es);
 	if (!st)
@@ -374,7 +374,7 @@ enum sup_status sup_npy_load(struct sup_tensor *out, const struct sup_allocator 
 {
 	memset(out, 0, sizeof *out);
 	if (!a)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "NULL allocator");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "NULL allocator");
 	FILE *f;
 	uint64_t size;
 	enum sup_status st = sup_io_open_read(&f, &size, path, err, err_size);
@@ -437,7 +437,7 @@ enum sup_status sup_npy_encode(void **out, size_t *out_len, const struct sup_all
 	*out = NULL;
 	*out_len = 0;
 	if (!a)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "NULL allocator");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "NULL allocator");
 	size_t nbytes;
 	enum sup_status st = sup_io_check_tensor(t, "npy", &nbytes, err, err_size);
 	if (st)
@@ -445,10 +445,10 @@ enum sup_status sup_npy_encode(void **out, size_t *out_len, const struct sup_all
 	unsigned char hdr[512];
 	size_t hn = npy_header(hdr, sizeof hdr, t);
 	if (nbytes > SIZE_MAX - hn)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "npy: %zu data bytes too large to encode", nbytes);
+		return sup_errf(err, err_size, SUP_ERR_ARG, "npy: %zu data bytes too large to encode", nbytes);
 	unsigned char *mem = sup_alloc(a, hn + nbytes, SUP_ARENA_ALIGN);
 	if (!mem)
-		return sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory for a %zu byte npy image", hn + nbytes);
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory for a %zu byte npy image", hn + nbytes);
 	struct sup_io_sink s;
 	sup_io_sink_mem(&s, mem, hn + nbytes);
 	sup_io_sink_write(&s, hdr, hn);

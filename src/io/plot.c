@@ -27,7 +27,7 @@ static enum sup_status close_checked(FILE *f, const char *path, char *err, size_
 {
 	bool bad = ferror(f) != 0;
 	if (fclose(f) != 0 || bad)
-		return sup_io_fail(err, err_size, SUP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
 	return SUP_OK;
 }
 
@@ -76,7 +76,7 @@ enum sup_status sup_plot_curves_svg(const char *path, const char *title, const s
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
-		return sup_io_fail(err, err_size, SUP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
 	double height = 40 + n * (PANEL_H + 50);
 	fprintf(f,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
@@ -118,7 +118,7 @@ enum sup_status sup_plot_scatter_svg(const char *path, const char *title, const 
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
-		return sup_io_fail(err, err_size, SUP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
 	double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY, side = 600;
 	for (int64_t i = 0; i < n; i++) {
 		xlo = fmin(xlo, xy[2 * i]);
@@ -182,12 +182,12 @@ enum sup_status sup_plot_grid_png(const char *path, const struct sup_tensor *ima
 {
 	if (!images || images->ndim != 4 || (images->shape[1] != 1 && images->shape[1] != 3) || ncol < 1 ||
 	    !sup_dtype_is_float(images->dtype))
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "image grid: expected float images [N, 1|3, H, W]");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "image grid: expected float images [N, 1|3, H, W]");
 	int64_t n = images->shape[0], c = images->shape[1], h = images->shape[2], w = images->shape[3], pad = 2;
 	int64_t cols = n < ncol ? (n ? n : 1) : ncol, rows = (n + cols - 1) / cols;
 	int64_t W = cols * (w + pad) + pad, H = rows * (h + pad) + pad, stride = 1 + 3 * W;
 	if (W > 16384 || H > 16384)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "image grid: %lld x %lld pixels is too large",
+		return sup_errf(err, err_size, SUP_ERR_ARG, "image grid: %lld x %lld pixels is too large",
 				   (long long)W, (long long)H);
 	size_t raw_n = (size_t)(stride * H);
 	unsigned char *raw = calloc(raw_n, 1);
@@ -195,7 +195,7 @@ enum sup_status sup_plot_grid_png(const char *path, const struct sup_tensor *ima
 	unsigned char *z = malloc(z_n);
 	enum sup_status s = SUP_ERR_NOMEM;
 	if (!raw || !z) {
-		sup_io_fail(err, err_size, s, "out of memory");
+		sup_errf(err, err_size, s, "out of memory");
 		goto cleanup;
 	}
 	memset(raw, 255, raw_n); /* white gaps */
@@ -215,12 +215,12 @@ enum sup_status sup_plot_grid_png(const char *path, const struct sup_tensor *ima
 				}
 	}
 	if (compress2(z, &z_n, raw, (uLong)raw_n, 6) != Z_OK) {
-		s = sup_io_fail(err, err_size, SUP_ERR_IO, "image grid: deflate failed");
+		s = sup_errf(err, err_size, SUP_ERR_IO, "image grid: deflate failed");
 		goto cleanup;
 	}
 	FILE *f = fopen(path, "wb");
 	if (!f) {
-		s = sup_io_fail(err, err_size, SUP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+		s = sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
 		goto cleanup;
 	}
 	static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};

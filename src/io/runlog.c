@@ -214,7 +214,7 @@ enum sup_status sup_runlog_open(struct sup_runlog **out, const char *dir, char *
 	*out = NULL;
 	struct sup_runlog *lg = calloc(1, sizeof *lg);
 	if (!lg)
-		return sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory");
 	char path[4096], host[64] = "localhost";
 	gethostname(host, sizeof host - 1);
 	host[sizeof host - 1] = 0;
@@ -222,7 +222,7 @@ enum sup_status sup_runlog_open(struct sup_runlog **out, const char *dir, char *
 	lg->jsonl = fopen(path, "a");
 	if (!lg->jsonl) {
 		free(lg);
-		return sup_io_fail(err, err_size, SUP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 	}
 	/* TensorBoard reads every file whose name contains "tfevents"; one per process. */
 	snprintf(path, sizeof path, "%s/events.out.tfevents.%lld.%s.%ld", dir, (long long)time(NULL), host,
@@ -231,7 +231,7 @@ enum sup_status sup_runlog_open(struct sup_runlog **out, const char *dir, char *
 	if (!lg->events) {
 		fclose(lg->jsonl);
 		free(lg);
-		return sup_io_fail(err, err_size, SUP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
 	}
 	events_write(lg, wall_now(), 0, NULL, 0);
 	runlog_check(lg, lg->events, "the event file");
@@ -279,7 +279,7 @@ enum sup_status sup_runlog_close(struct sup_runlog *lg, char *err, size_t err_si
 	}
 	enum sup_status s = lg->err;
 	if (s != SUP_OK)
-		sup_io_fail(err, err_size, s, "%s", lg->msg);
+		sup_errf(err, err_size, s, "%s", lg->msg);
 	free(lg);
 	return s;
 }

@@ -68,7 +68,7 @@ static bool exact_uint(const cJSON *j, uint64_t *v)
 static enum sup_status parse_dtype(struct plan_entry *e, const cJSON *j, char *err, size_t es)
 {
 	if (!cJSON_IsString(j))
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s': dtype missing or not a string",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s': dtype missing or not a string",
 				   e->name);
 	for (int d = 0; d < SUP_DTYPE_COUNT; d++) {
 		if (strcmp(j->valuestring, st_dtype_names[d]) == 0) {
@@ -82,21 +82,21 @@ static enum sup_status parse_dtype(struct plan_entry *e, const cJSON *j, char *e
 	}
 	for (size_t i = 0; i < sizeof st_unsupported / sizeof st_unsupported[0]; i++)
 		if (strcmp(j->valuestring, st_unsupported[i]) == 0)
-			return sup_io_fail(err, es, SUP_ERR_DTYPE,
+			return sup_errf(err, es, SUP_ERR_DTYPE,
 					   "safetensors: tensor '%s': dtype %s not supported (F32 F64 I32 I64 U8 BOOL are)",
 					   e->name, j->valuestring);
-	return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s': unknown dtype '%.32s'", e->name,
+	return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s': unknown dtype '%.32s'", e->name,
 			   j->valuestring);
 }
 
 static enum sup_status parse_shape(struct plan_entry *e, const cJSON *j, char *err, size_t es)
 {
 	if (!cJSON_IsArray(j))
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s': shape missing or not an array",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s': shape missing or not an array",
 				   e->name);
 	int n = cJSON_GetArraySize(j);
 	if (n > SUP_MAX_DIMS)
-		return sup_io_fail(err, es, SUP_ERR_SHAPE, "safetensors: tensor '%s': rank %d above the maximum %d",
+		return sup_errf(err, es, SUP_ERR_SHAPE, "safetensors: tensor '%s': rank %d above the maximum %d",
 				   e->name, n, SUP_MAX_DIMS);
 	e->ndim = 0;
 	const cJSON *d;
@@ -104,7 +104,7 @@ static enum sup_status parse_shape(struct plan_entry *e, const cJSON *j, char *e
 	{
 		uint64_t v;
 		if (!exact_uint(d, &v))
-			return sup_io_fail(err, es, SUP_ERR_FORMAT,
+			return sup_errf(err, es, SUP_ERR_FORMAT,
 					   "safetensors: tensor '%s': shape entry %d is not a non-negative integer", e->name,
 					   e->ndim);
 		e->shape[e->ndim++] = (int64_t)v;
@@ -116,20 +116,20 @@ static enum sup_status parse_offsets(struct plan_entry *e, const cJSON *j, uint6
 {
 	const cJSON *b = cJSON_GetArrayItem(j, 0), *en = cJSON_GetArrayItem(j, 1);
 	if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2 || !exact_uint(b, &e->begin) || !exact_uint(en, &e->end))
-		return sup_io_fail(err, es, SUP_ERR_FORMAT,
+		return sup_errf(err, es, SUP_ERR_FORMAT,
 				   "safetensors: tensor '%s': data_offsets must be [begin, end] of non-negative integers",
 				   e->name);
 	if (e->begin > e->end || e->end > buf_len)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT,
+		return sup_errf(err, es, SUP_ERR_FORMAT,
 				   "safetensors: tensor '%s': data_offsets [%llu, %llu] outside the %llu byte buffer", e->name,
 				   (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)buf_len);
 	size_t bytes;
 	char s[160];
 	if (!sup_io_shape_bytes(e->ndim, e->shape, sup_dtype_size(e->dtype), &bytes))
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s': shape %s is too large", e->name,
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s': shape %s is too large", e->name,
 				   sup_shape_str(s, sizeof s, e->ndim, e->shape));
 	if (e->end - e->begin != bytes)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT,
+		return sup_errf(err, es, SUP_ERR_FORMAT,
 				   "safetensors: tensor '%s': data_offsets span %llu bytes, %s %s needs %zu", e->name,
 				   (unsigned long long)(e->end - e->begin), st_dtype_names[e->dtype],
 				   sup_shape_str(s, sizeof s, e->ndim, e->shape), bytes);
@@ -140,7 +140,7 @@ static enum sup_status parse_entry(struct plan_entry *e, const cJSON *j, uint64_
 {
 	e->name = j->string;
 	if (!cJSON_IsObject(j))
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s' is not an object", e->name);
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s' is not an object", e->name);
 	enum sup_status st = parse_dtype(e, cJSON_GetObjectItemCaseSensitive(j, "dtype"), err, es);
 	if (!st)
 		st = parse_shape(e, cJSON_GetObjectItemCaseSensitive(j, "shape"), err, es);
@@ -152,18 +152,18 @@ static enum sup_status parse_entry(struct plan_entry *e, const cJSON *j, uint64_
 static enum sup_status parse_meta(struct plan *p, const cJSON *j, char *err, size_t es)
 {
 	if (p->meta)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: \"__metadata__\" appears twice");
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: \"__metadata__\" appears twice");
 	if (!cJSON_IsObject(j))
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: \"__metadata__\" is not an object");
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: \"__metadata__\" is not an object");
 	const cJSON *kv;
 	cJSON_ArrayForEach(kv, j)
 	{
 		if (!cJSON_IsString(kv))
-			return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: metadata value of '%s' is not a string",
+			return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: metadata value of '%s' is not a string",
 					   kv->string);
 		for (const cJSON *q = j->child; q != kv; q = q->next)
 			if (strcmp(q->string, kv->string) == 0)
-				return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: metadata key '%s' appears twice",
+				return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: metadata key '%s' appears twice",
 						   kv->string);
 		p->n_meta++;
 	}
@@ -192,21 +192,21 @@ static enum sup_status check_layout(struct plan *p, uint64_t buf_len, char *err,
 	qsort(p->by_name, (size_t)p->n, sizeof *p->by_name, cmp_name);
 	for (int64_t i = 1; i < p->n; i++)
 		if (strcmp(p->by_name[i - 1]->name, p->by_name[i]->name) == 0)
-			return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: tensor name '%s' appears twice",
+			return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: tensor name '%s' appears twice",
 					   p->by_name[i]->name);
 	qsort(p->by_off, (size_t)p->n, sizeof *p->by_off, cmp_off);
 	uint64_t at = 0;
 	for (int64_t i = 0; i < p->n; i++) {
 		const struct plan_entry *e = p->by_off[i];
 		if (e->begin != at)
-			return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s' at [%llu, %llu] %s byte %llu",
+			return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: tensor '%s' at [%llu, %llu] %s byte %llu",
 					   e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
 					   e->begin < at ? "overlaps the data before" : "leaves a gap before it after",
 					   (unsigned long long)at);
 		at = e->end;
 	}
 	if (at != buf_len)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: tensors cover %llu of the %llu buffer bytes",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: tensors cover %llu of the %llu buffer bytes",
 				   (unsigned long long)at, (unsigned long long)buf_len);
 	return SUP_OK;
 }
@@ -217,18 +217,18 @@ static enum sup_status plan_header(struct plan *p, const struct sup_allocator *a
 {
 	memset(p, 0, sizeof *p);
 	if (n == 0 || hdr[0] != '{')
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: header does not start with '{'");
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: header does not start with '{'");
 	const char *end = NULL;
 	p->root = cJSON_ParseWithLengthOpts(hdr, n, &end, 0);
 	if (!p->root)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: header is not valid JSON (error at byte %td of %zu)",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: header is not valid JSON (error at byte %td of %zu)",
 				   end ? end - hdr : (ptrdiff_t)0, n);
 	for (const char *q = end; q < hdr + n; q++)
 		if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r')
-			return sup_io_fail(err, es, SUP_ERR_FORMAT,
+			return sup_errf(err, es, SUP_ERR_FORMAT,
 					   "safetensors: header has data after the JSON object (byte %td of %zu)", q - hdr, n);
 	if (!cJSON_IsObject(p->root))
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors: header is not a JSON object");
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors: header is not a JSON object");
 	const cJSON *j;
 	cJSON_ArrayForEach(j, p->root)
 	{
@@ -240,7 +240,7 @@ static enum sup_status plan_header(struct plan *p, const struct sup_allocator *a
 	p->by_off = sup_alloc(a, cnt * sizeof *p->by_off, 16);
 	p->by_name = sup_alloc(a, cnt * sizeof *p->by_name, 16);
 	if (!p->e || !p->by_off || !p->by_name)
-		return sup_io_fail(err, es, SUP_ERR_NOMEM, "out of memory for %lld safetensors entries", (long long)p->n);
+		return sup_errf(err, es, SUP_ERR_NOMEM, "out of memory for %lld safetensors entries", (long long)p->n);
 	int64_t i = 0;
 	cJSON_ArrayForEach(j, p->root)
 	{
@@ -276,12 +276,12 @@ static enum sup_status build(struct sup_safetensors **out, const struct sup_allo
 	for (int64_t i = 0; i < p->n; i++) {
 		size_t bytes = (size_t)(p->e[i].end - p->e[i].begin);
 		if (bytes > SIZE_MAX - off - SUP_ARENA_ALIGN)
-			return sup_io_fail(err, es, SUP_ERR_NOMEM, "safetensors: data too large for memory");
+			return sup_errf(err, es, SUP_ERR_NOMEM, "safetensors: data too large for memory");
 		off += ALIGN_UP(bytes, SUP_ARENA_ALIGN);
 	}
 	unsigned char *blk = sup_alloc(a, off, SUP_ARENA_ALIGN);
 	if (!blk)
-		return sup_io_fail(err, es, SUP_ERR_NOMEM, "out of memory for a %zu byte safetensors object", off);
+		return sup_errf(err, es, SUP_ERR_NOMEM, "out of memory for a %zu byte safetensors object", off);
 	struct sup_safetensors *st = (struct sup_safetensors *)blk;
 	st->alloc = *a;
 	st->n_entries = p->n;
@@ -318,16 +318,16 @@ static enum sup_status build(struct sup_safetensors **out, const struct sup_allo
 static enum sup_status read_prefix(uint64_t *hlen, const unsigned char *b, uint64_t total, char *err, size_t es)
 {
 	if (total < 8)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "truncated safetensors file: %llu bytes, the header length needs 8",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "truncated safetensors file: %llu bytes, the header length needs 8",
 				   (unsigned long long)total);
 	uint64_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = n << 8 | b[i];
 	if (n > SUP_SAFETENSORS_MAX_HEADER)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT, "safetensors header length %llu exceeds the limit %llu",
+		return sup_errf(err, es, SUP_ERR_FORMAT, "safetensors header length %llu exceeds the limit %llu",
 				   (unsigned long long)n, (unsigned long long)SUP_SAFETENSORS_MAX_HEADER);
 	if (n > total - 8)
-		return sup_io_fail(err, es, SUP_ERR_FORMAT,
+		return sup_errf(err, es, SUP_ERR_FORMAT,
 				   "truncated safetensors file: header length %llu exceeds the %llu bytes after it",
 				   (unsigned long long)n, (unsigned long long)(total - 8));
 	*hlen = n;
@@ -339,7 +339,7 @@ enum sup_status sup_safetensors_parse(struct sup_safetensors **out, const struct
 {
 	*out = NULL;
 	if (!a || (!buf && len))
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "NULL allocator or buffer");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "NULL allocator or buffer");
 	const unsigned char *b = buf;
 	uint64_t n;
 	enum sup_status st = read_prefix(&n, b, len, err, err_size);
@@ -381,7 +381,7 @@ enum sup_status sup_safetensors_load(struct sup_safetensors **out, const struct 
 {
 	*out = NULL;
 	if (!a)
-		return sup_io_fail(err, err_size, SUP_ERR_ARG, "NULL allocator");
+		return sup_errf(err, err_size, SUP_ERR_ARG, "NULL allocator");
 	FILE *f;
 	uint64_t size;
 	enum sup_status st = sup_io_open_read(&f, &size, path, err, err_size);
@@ -396,7 +396,7 @@ enum sup_status sup_safetensors_load(struct sup_safetensors **out, const struct 
 	if (!st) {
 		hdr = sup_alloc(a, n ? (size_t)n : 1, 16);
 		st = hdr ? sup_io_read_exact(f, hdr, (size_t)n, err, err_size)
-			 : sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory for a %llu byte header",
+			 : sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory for a %llu byte header",
 				       (unsigned long long)n);
 	}
 	struct plan p;
@@ -552,27 +552,27 @@ static enum sup_status check_inputs(const struct sup_named_tensor *t, int64_t n,
 	for (int64_t i = 0; i < n; i++) {
 		const char *name = t[i].name;
 		if (!name || !*name || strcmp(name, "__metadata__") == 0)
-			return sup_io_fail(err, es, SUP_ERR_ARG, "safetensors: tensor %lld has an invalid name '%s'",
+			return sup_errf(err, es, SUP_ERR_ARG, "safetensors: tensor %lld has an invalid name '%s'",
 					   (long long)i, name ? name : "(null)");
 		for (int64_t k = 0; k < i; k++)
 			if (strcmp(t[k].name, name) == 0)
-				return sup_io_fail(err, es, SUP_ERR_ARG, "safetensors: tensor name '%s' given twice", name);
+				return sup_errf(err, es, SUP_ERR_ARG, "safetensors: tensor name '%s' given twice", name);
 		char what[96];
 		snprintf(what, sizeof what, "safetensors: tensor '%s'", name);
 		enum sup_status st = sup_io_check_tensor(t[i].tensor, what, &sizes[i], err, es);
 		if (st)
 			return st;
 		if (sizes[i] > SIZE_MAX / 2 - *total)
-			return sup_io_fail(err, es, SUP_ERR_ARG, "safetensors: total data size too large");
+			return sup_errf(err, es, SUP_ERR_ARG, "safetensors: total data size too large");
 		*total += sizes[i];
 	}
 	for (int64_t i = 0; i < n_meta; i++) {
 		if (!meta[i].key || !meta[i].value)
-			return sup_io_fail(err, es, SUP_ERR_ARG, "safetensors: metadata entry %lld has a NULL string",
+			return sup_errf(err, es, SUP_ERR_ARG, "safetensors: metadata entry %lld has a NULL string",
 					   (long long)i);
 		for (int64_t k = 0; k < i; k++)
 			if (strcmp(meta[k].key, meta[i].key) == 0)
-				return sup_io_fail(err, es, SUP_ERR_ARG, "safetensors: metadata key '%s' given twice",
+				return sup_errf(err, es, SUP_ERR_ARG, "safetensors: metadata key '%s' given twice",
 						   meta[i].key);
 	}
 	return SUP_OK;
@@ -586,10 +586,10 @@ static enum sup_status make_header(unsigned char **hdr, size_t *hdr_len, size_t 
 {
 	*hdr = NULL;
 	if (!a || n < 0 || n_meta < 0 || (n > 0 && !t) || (n_meta > 0 && !meta))
-		return sup_io_fail(err, es, SUP_ERR_ARG, "safetensors: NULL allocator or bad tensor/metadata list");
+		return sup_errf(err, es, SUP_ERR_ARG, "safetensors: NULL allocator or bad tensor/metadata list");
 	size_t *sizes = sup_alloc(a, (size_t)(n ? n : 1) * sizeof *sizes, 16);
 	if (!sizes)
-		return sup_io_fail(err, es, SUP_ERR_NOMEM, "out of memory");
+		return sup_errf(err, es, SUP_ERR_NOMEM, "out of memory");
 	enum sup_status st = check_inputs(t, n, meta, n_meta, sizes, data_total, err, es);
 	if (st)
 		goto free_sizes;
@@ -598,7 +598,7 @@ static enum sup_status make_header(unsigned char **hdr, size_t *hdr_len, size_t 
 	size_t padded = ALIGN_UP(b.len, 8);
 	unsigned char *out = sup_alloc(a, 8 + padded, 16);
 	if (!out) {
-		st = sup_io_fail(err, es, SUP_ERR_NOMEM, "out of memory for a %zu byte header", padded);
+		st = sup_errf(err, es, SUP_ERR_NOMEM, "out of memory for a %zu byte header", padded);
 		goto free_sizes;
 	}
 	for (int i = 0; i < 8; i++)
@@ -628,7 +628,7 @@ enum sup_status sup_safetensors_encode(void **out, size_t *out_len, const struct
 	unsigned char *mem = total <= SIZE_MAX - hn ? sup_alloc(a, hn + total, SUP_ARENA_ALIGN) : NULL;
 	if (!mem) {
 		sup_free(a, hdr);
-		return sup_io_fail(err, err_size, SUP_ERR_NOMEM, "out of memory for a safetensors image");
+		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory for a safetensors image");
 	}
 	struct sup_io_sink s;
 	sup_io_sink_mem(&s, mem, hn + total);
