@@ -87,7 +87,7 @@ int cli_config_build(struct sup_config **out, const struct sup_method *m, const 
 /* Opens a checkpoint, finds its method and rebuilds its config (eval, embed, sample). Returns a
  * CLI exit status. */
 struct cli_loaded {
-	const struct sup_method *method;
+	const struct sup_method *method; /* NULL: the raw-input baseline (cli_encode_split flattens) */
 	struct sup_config *cfg;
 	void *state;
 	struct sup_safetensors *st;
@@ -109,8 +109,11 @@ const char *cli_checkpoint_path(const char *arg, char *buf, size_t size);
 bool cli_eval_known(const char *protocol);
 void cli_eval_list(FILE *f); /* " linear knn ..." */
 /* Runs the comma-separated protocols on the checkpoint (a file or run folder) with data (NULL:
- * the data set it was trained on); appends their metrics to out. Returns a CLI exit status. */
-int cli_eval_run(const char *protocols, const char *checkpoint, const char *data, struct cli_metrics *out, char *err,
-		 size_t err_size);
+ * the data set it was trained on); appends their metrics to out. Returns a CLI exit status.
+ * Two baselines take the checkpoint's place: "raw" (the flattened inputs as features; data
+ * required) and "random" (method's randomly initialised model, config defaults and seed 0;
+ * method required, data defaults to the method's). */
+int cli_eval_run(const char *protocols, const char *checkpoint, const char *data, const char *method,
+		 struct cli_metrics *out, char *err, size_t err_size);
 
 #endif

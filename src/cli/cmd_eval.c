@@ -6,13 +6,16 @@
 
 int cli_cmd_eval(int argc, char **argv)
 {
-	const char *data = NULL, *pos[2] = { NULL, NULL };
+	const char *data = NULL, *method = NULL, *pos[2] = { NULL, NULL };
 	bool json = false;
 	int n_pos = 0;
 	for (int i = 0; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
-			printf("usage: selfsup eval PROTOCOL[,PROTOCOL...] CHECKPOINT [data=NAME|DIR] [--json]\n"
-			       "Evaluates the representations of a checkpoint (or run folder) with PROTOCOL.\n"
+			printf("usage: selfsup eval PROTOCOL[,PROTOCOL...] CHECKPOINT|raw|random [data=NAME|DIR] [method=NAME]\n"
+			       "                    [--json]\n"
+			       "Evaluates the representations of a checkpoint (or run folder) with PROTOCOL; the\n"
+			       "baselines: `raw data=...` (the inputs themselves) and `random method=...` (the\n"
+			       "method's randomly initialised model).\n"
 			       "Protocols in this build:");
 			cli_eval_list(stdout);
 			printf("\n");
@@ -22,16 +25,18 @@ int cli_cmd_eval(int argc, char **argv)
 			json = true;
 		else if (strncmp(argv[i], "data=", 5) == 0)
 			data = argv[i] + 5;
+		else if (strncmp(argv[i], "method=", 7) == 0)
+			method = argv[i] + 7;
 		else if (!strchr(argv[i], '=') && n_pos < 2)
 			pos[n_pos++] = argv[i];
 		else
-			return cli_fail(CLI_USAGE, "eval", "unexpected argument '%s' (keys: data)", argv[i]);
+			return cli_fail(CLI_USAGE, "eval", "unexpected argument '%s' (keys: data method)", argv[i]);
 	}
 	if (n_pos < 2)
 		return cli_fail(CLI_USAGE, "eval", "expected PROTOCOL CHECKPOINT");
 	char err[1024] = "";
 	struct cli_metrics m;
-	int code = cli_eval_run(pos[0], pos[1], data, &m, err, sizeof err);
+	int code = cli_eval_run(pos[0], pos[1], data, method, &m, err, sizeof err);
 	if (code != CLI_OK)
 		return cli_fail(code, "eval", "%s", err);
 	if (json) {

@@ -246,7 +246,7 @@ int cli_cmd_train(int argc, char **argv)
 		}
 		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, &res[k], err, sizeof err);
 		if (code == CLI_OK && *sup_config_str(cfg, "eval"))
-			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, &res[k].metrics, err,
+			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, &res[k].metrics, err,
 					    sizeof err);
 		if (code == CLI_OK)
 			write_summary_file(a.m, cfg, seed0 + k, &res[k]);

@@ -74,6 +74,8 @@ int cli_loaded_build(struct cli_loaded *l, const struct sup_data_info *info, cha
 	enum sup_status s = l->method->init(&l->state, l->cfg, info, &rng, err, err_size);
 	if (s != SUP_OK)
 		return s == SUP_ERR_NOMEM ? CLI_FAIL : CLI_USAGE;
+	if (!l->st)
+		return CLI_OK; /* the randomly initialised baseline: nothing to restore */
 	struct sup_ckpt_part parts[SUP_MAX_PARTS];
 	int n = l->method->parts(l->state, parts, SUP_MAX_PARTS);
 	if (sup_checkpoint_restore(l->st, parts, n, false, err, err_size) != SUP_OK)
@@ -110,7 +112,8 @@ int cli_encode_split(struct cli_loaded *l, const struct cli_source *src, int64_t
 		struct sup_method_batch bt;
 		struct sup_tensor *z = NULL;
 		if (src->get(src, &c, idx + i0, b, 1, 0, 0, &bt) == SUP_OK)
-			z = l->method->encode(l->state, &c, &bt);
+			z = l->method ? l->method->encode(l->state, &c, &bt)
+				      : sup_reshape(&c, bt.views[0], 2, (const int64_t[]){ b, -1 }); /* raw inputs */
 		if (!z || z->ndim != 2 || z->shape[0] != b || z->dtype != SUP_F32) {
 			snprintf(err, es, "encode: %s",
 				 z ? "the method returned no [B, D] f32 tensor" : sup_ctx_error(&c));

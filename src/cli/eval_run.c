@@ -205,18 +205,49 @@ void cli_eval_list(FILE *f)
 		fprintf(f, " %s", protocols[i].name);
 }
 
-int cli_eval_run(const char *list, const char *ckpt, const char *data, struct cli_metrics *out, char *err, size_t es)
+/* The job's model: a checkpoint, or one of the two baselines (see cli.h). */
+static int open_model(struct eval_job *j, const char *ckpt, const char *data, const char *method, char *err,
+		      size_t es)
+{
+	if (strcmp(ckpt, "raw") == 0) {
+		if (!data || !*data) {
+			snprintf(err, es, "the raw-input baseline needs data=");
+			return CLI_USAGE;
+		}
+		j->data = data;
+		return CLI_OK;
+	}
+	if (strcmp(ckpt, "random") == 0) {
+		j->l.method = method ? sup_method_find(method) : NULL;
+		if (!j->l.method) {
+			snprintf(err, es, "the random-encoder baseline needs method=NAME (unknown method '%s')",
+				 method ? method : "");
+			return CLI_USAGE;
+		}
+		j->data = data && *data ? data : j->l.method->default_data;
+		return cli_config_build(&j->l.cfg, j->l.method, NULL, NULL, NULL, 0, err, es);
+	}
+	int code = cli_load_checkpoint(&j->l, ckpt, err, es);
+	j->data = data && *data ? data : j->l.meta.data;
+	return code;
+}
+
+int cli_eval_run(const char *list, const char *ckpt, const char *data, const char *method, struct cli_metrics *out,
+		 char *err, size_t es)
 {
 	struct eval_job j;
 	memset(&j, 0, sizeof j);
 	memset(out, 0, sizeof *out);
-	int code = cli_load_checkpoint(&j.l, ckpt, err, es);
-	if (code != CLI_OK)
+	int code = open_model(&j, ckpt, data, method, err, es);
+	if (code != CLI_OK) {
+		cli_loaded_free(&j.l);
 		return code;
-	j.data = data && *data ? data : j.l.meta.data;
+	}
 	enum sup_status st = cli_source_open(&j.src[0], j.data, true, err, es);
 	j.opened[0] = st == SUP_OK;
-	code = st == SUP_OK ? cli_loaded_build(&j.l, &j.src[0].info, err, es) : st == SUP_ERR_NOT_FOUND ? CLI_USAGE : CLI_FAIL;
+	code = st != SUP_OK ? (st == SUP_ERR_NOT_FOUND ? CLI_USAGE : CLI_FAIL)
+	       : j.l.method ? cli_loaded_build(&j.l, &j.src[0].info, err, es)
+			    : CLI_OK;
 	char buf[256];
 	snprintf(buf, sizeof buf, "%s", list);
 	for (char *save = NULL, *p = strtok_r(buf, ",", &save); code == CLI_OK && p; p = strtok_r(NULL, ",", &save)) {
