@@ -426,6 +426,36 @@ static void test_bad_input(void)
 	TU_CHECK(!file_exists("e.npy"));
 }
 
+/* eval: protocols on a checkpoint, the raw-input and random-encoder baselines, bad protocol. */
+static void test_eval(void)
+{
+	struct res r = run("eval linear,knn,cluster full --json");
+	TU_CHECK_MSG(r.rc == 0, "%s", r.err);
+	cJSON *j = last_json(&r);
+	TU_CHECK(j && cJSON_GetObjectItem(j, "linear_acc") && cJSON_GetObjectItem(j, "knn_acc") &&
+		 cJSON_GetObjectItem(j, "nmi"));
+	double trained = j && cJSON_GetObjectItem(j, "linear_acc") ? cJSON_GetObjectItem(j, "linear_acc")->valuedouble : 0;
+	TU_CHECK_MSG(trained > 0.8, "linear_acc %g", trained);
+	cJSON_Delete(j);
+	res_free(&r);
+	r = run("eval linear raw data=synthetic --json");
+	j = last_json(&r);
+	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "linear_acc"), "%s", r.err);
+	cJSON_Delete(j);
+	res_free(&r);
+	r = run("eval linear random method=toy --json");
+	j = last_json(&r);
+	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "linear_acc"), "%s", r.err);
+	cJSON_Delete(j);
+	res_free(&r);
+	r = run("eval linear random");
+	TU_CHECK(r.rc == 2 && strstr(r.err, "method="));
+	res_free(&r);
+	r = run("eval nope full");
+	TU_CHECK(r.rc == 2 && strstr(r.err, "unknown evaluation protocol 'nope'"));
+	res_free(&r);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof root, "/tmp/selfsup_cli_XXXXXX");
@@ -438,6 +468,7 @@ int main(void)
 	test_resume();
 	test_config_file_and_seeds();
 	test_embed_and_data();
+	test_eval();
 	test_bad_input();
 	int rc = tu_finish("cli/cli");
 	if (rc == 0) {
