@@ -34,12 +34,13 @@ static void print_method_keys(const struct sup_method *m)
 
 static int help(const char *method)
 {
-	printf("usage: selfsup train METHOD [CONFIG.yaml] [key=value ...] [--json]\n"
+	printf("usage: selfsup train METHOD [CONFIG.yaml] [key=value ...] [--json] [--print-config]\n"
 	       "Trains METHOD (see `selfsup list`) and writes a run folder: config.yaml, metrics.jsonl,\n"
 	       "TensorBoard events, checkpoint.safetensors, summary.json. Keys come from the method's\n"
 	       "defaults, then CONFIG.yaml, then key=value (nested keys with dots: optim.momentum=0.9).\n"
 	       "Common keys: data= epochs= steps= batch_size= lr= schedule= warmup_epochs= seed= threads=\n"
 	       "out= eval= seeds= resume=CHECKPOINT|RUN_FOLDER log_every=\n"
+	       "--print-config: print the resolved config (YAML, with citations) and stop.\n"
 	       "--json: the last line of stdout is a JSON summary. `selfsup train METHOD --help` lists the\n"
 	       "method's keys.\n");
 	const struct sup_method *m = method ? sup_method_find(method) : NULL;
@@ -54,6 +55,7 @@ struct train_args {
 	char **kv;
 	int n_kv;
 	bool json;
+	bool print_config; /* --print-config: print the resolved config as YAML and stop */
 };
 
 static int parse_args(struct train_args *a, int argc, char **argv)
@@ -74,8 +76,11 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 		const char *s = argv[i];
 		if (strcmp(s, "--json") == 0)
 			a->json = true;
+		else if (strcmp(s, "--print-config") == 0)
+			a->print_config = true;
 		else if (s[0] == '-')
-			return cli_fail(CLI_USAGE, "train", "unknown option '%s' (options: --json --help)", s);
+			return cli_fail(CLI_USAGE, "train", "unknown option '%s' (options: --json --print-config --help)",
+					s);
 		else if (strchr(s, '='))
 			a->kv[a->n_kv++] = argv[i];
 		else if (!a->yaml)
@@ -212,6 +217,16 @@ int cli_cmd_train(int argc, char **argv)
 	struct cli_train_result *res = NULL;
 	int64_t seeds = 1, seed0 = 0;
 	code = resolve(&a, &cfg, &st, &meta, err, sizeof err);
+	if (code == CLI_OK && a.print_config) {
+		char *yaml = sup_config_to_yaml(cfg);
+		if (yaml)
+			fputs(yaml, stdout);
+		free(yaml);
+		free(a.kv);
+		sup_config_free(cfg);
+		sup_safetensors_free(st);
+		return yaml ? CLI_OK : cli_fail(CLI_FAIL, "train", "out of memory");
+	}
 	if (code == CLI_OK)
 		code = check_eval(cfg, err, sizeof err);
 	if (code == CLI_OK) {
