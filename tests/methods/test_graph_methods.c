@@ -10,67 +10,15 @@
 
 #include "methods/graph_util.h"
 #include "selfsup/data.h"
-#include "selfsup/io.h"
-#include "testutil.h"
+#include "tiny_graph.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define N 12
-#define F 6
-
 extern const struct sup_method sup_method_dgi, sup_method_gae, sup_method_vgae;
 
 static char g_dir[64];
-
-/* ---- the graph folder ------------------------------------------------------------------------ */
-
-static const int32_t y_init[N] = {0, 1, 2, -1, 0, 1, 2, -1, 0, 1, 2, 0};
-/* ring over 0..9, five chords, 11 - 0; node 10 isolated */
-static const int32_t und[][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 4}, {4, 5}, {5, 6}, {6, 7}, {7, 8},
-				 {8, 9}, {9, 0}, {0, 5}, {2, 7}, {1, 6}, {3, 8}, {4, 9}, {0, 11}};
-#define N_UND ((int64_t)(sizeof und / sizeof und[0]))
-
-static void save(const char *name, enum sup_dtype dt, int ndim, const int64_t *shape, void *data)
-{
-	char path[128], err[256];
-	struct sup_tensor t;
-	sup_tensor_init(&t, dt, ndim, shape, data);
-	snprintf(path, sizeof path, "%s/%s", g_dir, name);
-	TU_CHECK_MSG(sup_npy_save(path, &t, err, sizeof err) == SUP_OK, "%s", err);
-}
-
-static void write_folder(void)
-{
-	int64_t indptr[N + 1] = {0}, shape[2] = {N, F};
-	int32_t idx[N * F], ei[2 * 2 * N_UND];
-	float val[N * F];
-	uint8_t tr[N] = {0}, va[N] = {0}, te[N] = {0};
-	int64_t nnz = 0;
-	struct sup_rng r = sup_rng_make(7, 0);
-	for (int i = 0; i < N; i++) {
-		for (int j = 0; j < F && i != 11; j++) /* row 11: no features at all */
-			if (j == i % F || sup_rng_uniform(&r) < 0.4f)
-				idx[nnz] = j, val[nnz++] = 1.0f;
-		indptr[i + 1] = nnz;
-	}
-	for (int64_t e = 0; e < N_UND; e++) { /* both directions; the loader sorts */
-		ei[2 * e] = und[e][0], ei[2 * N_UND * 1 + 2 * e] = und[e][1];
-		ei[2 * e + 1] = und[e][1], ei[2 * N_UND + 2 * e + 1] = und[e][0];
-	}
-	for (int i = 0; i < N; i++)
-		tr[i] = i < 6, va[i] = i == 6 || i == 7, te[i] = i >= 8;
-	save("x_indptr.npy", SUP_I64, 1, (const int64_t[]){N + 1}, indptr);
-	save("x_indices.npy", SUP_I32, 1, (const int64_t[]){nnz}, idx);
-	save("x_data.npy", SUP_F32, 1, (const int64_t[]){nnz}, val);
-	save("x_shape.npy", SUP_I64, 1, (const int64_t[]){2}, shape);
-	save("y.npy", SUP_I32, 1, (const int64_t[]){N}, (void *)y_init);
-	save("edge_index.npy", SUP_I32, 2, (const int64_t[]){2, 2 * N_UND}, ei);
-	save("train_mask.npy", SUP_U8, 1, (const int64_t[]){N}, tr);
-	save("val_mask.npy", SUP_U8, 1, (const int64_t[]){N}, va);
-	save("test_mask.npy", SUP_U8, 1, (const int64_t[]){N}, te);
-}
 
 /* The loaded graph and the pieces of a batch. */
 struct fixture {
@@ -539,7 +487,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	write_folder();
+	tiny_graph_write(g_dir);
 	struct fixture f;
 	if (fixture_load(&f)) {
 		test_loader(&f);
