@@ -136,6 +136,9 @@ static void test_gae(const char *method)
 static void test_bad_data(void)
 {
 	struct res r;
+	/* `data check` accepts unlabelled nodes (-1) of a graph */
+	run(&r, "data check graph");
+	TU_CHECK_MSG(r.rc == 0 && strstr(r.out, "check: ok") != NULL, "rc %d: %s", r.rc, r.err);
 	char dir[128], file[160];
 	/* a graph folder missing a required file: the loader names it */
 	snprintf(dir, sizeof dir, "%s/broken", root);
