@@ -98,8 +98,12 @@ static int graph_subset(const struct eval_job *j, const uint8_t *mask, struct su
 /* Node classification on a graph (the transductive protocol of GCN / DGI): the probe (or kNN) is
  * fitted on the nodes of train_mask and scored on test_mask; the linear probe picks its L2
  * strength on val_mask (a hold-out of the train nodes when the data set has no val nodes) and
- * is not refitted on them, so only the train nodes' labels are learned from. Unlabelled nodes
- * (y = -1) are left out by the protocols. */
+ * is not refitted on them, so only the train nodes' labels are learned from. The grid reaches
+ * stronger L2 than the default one: a few labelled nodes (Cora: 140) against hundreds of
+ * dimensions (DGI: 512), where the validation accuracy often peaks at or above the default
+ * grid's largest value (0.1). Unlabelled nodes (y = -1) are left out by the protocols. */
+static const double graph_l2_grid[] = { 10, 3, 1, 0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4, 1e-5, 1e-6 };
+
 static int graph_node_task(struct eval_job *j, struct cli_metrics *m, bool linear, char *err, size_t es)
 {
 	int code = features(j, 0, err, es);
@@ -120,6 +124,8 @@ static int graph_node_task(struct eval_job *j, struct cli_metrics *m, bool linea
 		struct sup_linear_probe_opts o;
 		sup_linear_probe_opts_default(&o);
 		o.refit = false;
+		o.n_l2 = (int)(sizeof graph_l2_grid / sizeof graph_l2_grid[0]);
+		memcpy(o.l2, graph_l2_grid, sizeof graph_l2_grid);
 		struct sup_linear_probe_result r;
 		if (sup_eval_linear_probe(&set[0], set[1].n ? &set[1] : NULL, &set[2], &o, &r, err, es) != SUP_OK)
 			code = CLI_FAIL;
