@@ -64,6 +64,8 @@ struct sup_method_batch {
 	struct sup_tensor *labels;   /* i64 [B] (graphs: [N]), or NULL */
 	struct sup_tensor *index;    /* i64 [B]: data-set index of each example (memory banks), or NULL */
 	const struct sup_csr *graph; /* SUP_BATCH_GRAPH: adjacency [N, N] (normalised as the data set says) */
+	/* SUP_BATCH_GRAPH: views[0] as a CSR [N, F] (f32), for sparse x dense products; or NULL. */
+	const struct sup_csr *features;
 };
 
 /* What the data set looks like, for building models before the first batch. Fields that do not
@@ -93,6 +95,9 @@ struct sup_step_stats {
 	int n;
 	const char *names[SUP_MAX_STATS];
 	double values[SUP_MAX_STATS];
+	/* Early stopping (DGI): the method asks the driver to end training once this step's epoch
+	 * is done; the checkpoint then holds whatever parameters the method chose to keep. */
+	bool stop;
 };
 
 struct sup_method {

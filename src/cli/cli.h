@@ -37,12 +37,29 @@ struct cli_source {
 	enum sup_status (*get)(const struct cli_source *s, struct sup_ctx *c, const int64_t *idx, int64_t n,
 			       int n_views, uint64_t seed, int64_t epoch, struct sup_method_batch *b);
 	void (*free)(struct cli_source *s);
+	/* Settings from the run's config (may be NULL): the graph source's edge split. */
+	enum sup_status (*configure)(struct cli_source *s, const struct sup_config *cfg, char *err, size_t err_size);
 };
 
 /* Opens a registered name (fashion-mnist, synthetic) or a folder (IDX files) and the train or
  * test split. SUP_ERR_NOT_FOUND names what is missing. */
 enum sup_status cli_source_open(struct cli_source *s, const char *data, bool train, char *err, size_t err_size);
 void cli_source_close(struct cli_source *s);
+/* Applies the run's config to an opened source (a no-op for most kinds). Call it after open,
+ * before the first batch, with the config of the run that trains or trained the method. */
+enum sup_status cli_source_configure(struct cli_source *s, const struct sup_config *cfg, char *err, size_t err_size);
+
+/* Graph folders (source_graph.c). A name without '/' is looked up as planetoid/<name> in the
+ * shared data folder (sup_shared_data_dir); otherwise data is a folder holding edge_index.npy.
+ * resolve writes the folder into dir and says whether data names a graph. */
+struct sup_graph;
+struct sup_edge_split;
+bool cli_graph_source_resolve(const char *data, char *dir, size_t size);
+enum sup_status cli_graph_source_open(struct cli_source *s, const char *dir, char *err, size_t err_size);
+/* The loaded graph (masks, labels) and the configured edge split; NULL when s is not a graph
+ * source / no split is configured. */
+const struct sup_graph *cli_graph_source_graph(const struct cli_source *s);
+const struct sup_edge_split *cli_graph_source_split(const struct cli_source *s);
 /* Which batch kinds a source kind can produce for a method (same kind only, for now). */
 bool cli_source_fits(const struct cli_source *s, const struct sup_method *m);
 

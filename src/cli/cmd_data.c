@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "selfsup/data.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -28,25 +29,39 @@ static void describe(const char *split, const struct cli_source *s, bool json, b
 		printf(" of dimension %lld\n", (long long)in->dim);
 }
 
-/* check: every label below the class count, in both splits. */
+/* check: every label below the class count, in both splits. A graph is one batch of all its
+ * nodes, where -1 marks an unlabelled node. */
 static int check_labels(const struct cli_source *s, char *err, size_t es)
 {
 	struct sup_ctx c;
 	sup_ctx_init(&c, sup_allocator_default(), 0);
 	int code = CLI_OK;
-	for (int64_t i = 0; i < s->n && code == CLI_OK; i++) {
+	const bool graph = s->kind == SUP_BATCH_GRAPH;
+	const int64_t step = graph ? s->n : 1;
+	int64_t *idx = malloc(sizeof(int64_t) * (size_t)(s->n + 1));
+	for (int64_t i = 0; idx && i < s->n; i++)
+		idx[i] = i;
+	if (!idx) {
+		snprintf(err, es, "out of memory");
+		code = CLI_FAIL;
+	}
+	for (int64_t i = 0; i < s->n && code == CLI_OK; i += step) {
 		struct sup_method_batch b;
-		if (s->get(s, &c, &i, 1, 1, 0, 0, &b) != SUP_OK) {
+		if (s->get(s, &c, idx + i, step, 1, 0, 0, &b) != SUP_OK) {
 			snprintf(err, es, "example %lld: %s", (long long)i, sup_ctx_error(&c));
 			code = CLI_FAIL;
-		} else if (b.labels && s->info.n_classes > 0 &&
-			   (sup_tensor_get(b.labels, 0) < 0 || sup_tensor_get(b.labels, 0) >= s->info.n_classes)) {
-			snprintf(err, es, "example %lld has label %g outside 0..%d", (long long)i,
-				 sup_tensor_get(b.labels, 0), s->info.n_classes - 1);
-			code = CLI_FAIL;
+		}
+		for (int64_t k = 0; code == CLI_OK && b.labels && s->info.n_classes > 0 && k < step; k++) {
+			double y = sup_tensor_get(b.labels, k);
+			if ((y < 0 && !(graph && y == -1)) || y >= s->info.n_classes) {
+				snprintf(err, es, "example %lld has label %g outside 0..%d", (long long)(i + k), y,
+					 s->info.n_classes - 1);
+				code = CLI_FAIL;
+			}
 		}
 		sup_ctx_reset(&c);
 	}
+	free(idx);
 	sup_ctx_deinit(&c);
 	return code;
 }
@@ -62,7 +77,8 @@ int cli_cmd_data(int argc, char **argv)
 			    "  info   splits, sizes, shapes, classes\n"
 			    "  check  loads every example and validates labels (exit 1 on a defect)\n"
 			    "  fetch  says where a registered data set comes from (no downloads)\n"
-			    "Registered: fashion-mnist (Debian dataset-fashion-mnist), synthetic; or an IDX folder.\n");
+			    "Registered: fashion-mnist (Debian dataset-fashion-mnist), synthetic, cora (shared data folder,\n"
+			    "planetoid/cora); or an IDX folder, or a graph folder (edge_index.npy, x_*.npy, y.npy).\n");
 			return CLI_OK;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
@@ -90,7 +106,12 @@ int cli_cmd_data(int argc, char **argv)
 			printf("synthetic is generated in memory; nothing to fetch\n");
 			return CLI_OK;
 		}
-		return cli_fail(CLI_USAGE, "data", "no known source for '%s' (registered: fashion-mnist, synthetic)",
+		char dir[1024];
+		if (cli_graph_source_resolve(name, dir, sizeof dir)) {
+			printf("%s is a graph folder at %s (the shared data folder; nothing to fetch)\n", name, dir);
+			return CLI_OK;
+		}
+		return cli_fail(CLI_USAGE, "data", "no known source for '%s' (registered: fashion-mnist, synthetic, cora)",
 				name);
 	}
 	if (!info && !check)

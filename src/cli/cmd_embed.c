@@ -105,6 +105,8 @@ int cli_cmd_embed(int argc, char **argv)
 		return cli_fail(code, "embed", "%s", err);
 	const char *data = a.data ? a.data : l.meta.data;
 	enum sup_status s = cli_source_open(&src, data, strcmp(a.split, "train") == 0, err, sizeof err);
+	if (s == SUP_OK)
+		s = cli_source_configure(&src, l.cfg, err, sizeof err); /* graphs: the training edges */
 	code = s == SUP_OK ? CLI_OK : CLI_USAGE;
 	if (code == CLI_OK && !cli_source_fits(&src, l.method)) {
 		snprintf(err, sizeof err, "method '%s' cannot encode %s batches of '%s'", l.method->name,

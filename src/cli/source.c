@@ -1,6 +1,6 @@
-/* Data sources of the `selfsup` driver: the synthetic vector set (the toy fixture's data) and
- * IDX image folders (Fashion-MNIST). The vision, text and graph loaders of data.h plug in here
- * as further source kinds when they land. */
+/* Data sources of the `selfsup` driver: the synthetic vector set (the toy fixture's data), IDX
+ * image folders (Fashion-MNIST) and graph folders (source_graph.c). The vision and text loaders
+ * of data.h plug in here as further source kinds when they land. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli/cli.h"
@@ -148,6 +148,9 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 		s->free = free_impl;
 		return SUP_OK;
 	}
+	char gdir[1024];
+	if (cli_graph_source_resolve(data, gdir, sizeof gdir))
+		return cli_graph_source_open(s, gdir, err, err_size);
 	const char *dir = strcmp(data, "fashion-mnist") == 0 ? SUP_FASHION_MNIST_DIR : data;
 	struct stat sb;
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -156,7 +159,7 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 				 "data set fashion-mnist not found at %s (apt-get install dataset-fashion-mnist)", dir);
 		else
 			snprintf(err, err_size,
-				 "data '%s' is neither a registered data set (fashion-mnist, synthetic) nor a folder",
+				 "data '%s' is neither a registered data set (fashion-mnist, synthetic, cora) nor a folder",
 				 data);
 		return SUP_ERR_NOT_FOUND;
 	}
@@ -182,6 +185,11 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 	s->get = idx_get;
 	s->free = idx_free;
 	return SUP_OK;
+}
+
+enum sup_status cli_source_configure(struct cli_source *s, const struct sup_config *cfg, char *err, size_t err_size)
+{
+	return s->configure ? s->configure(s, cfg, err, err_size) : SUP_OK;
 }
 
 void cli_source_close(struct cli_source *s)

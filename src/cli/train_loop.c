@@ -129,6 +129,7 @@ struct run {
 	int n_parts;
 	/* position */
 	int64_t epoch, step, epoch_step;
+	bool stop; /* the method asked to end training (early stopping) */
 	double loss_sum, last_loss;
 	char *yaml;
 	/* training curves of this process: one point per step record */
@@ -218,6 +219,8 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 	if (s != SUP_OK)
 		return s == SUP_ERR_NOMEM || s == SUP_ERR_IO ? CLI_FAIL : CLI_USAGE;
 	r->src.info.name = r->data;
+	if ((s = cli_source_configure(&r->src, cfg, err, err_size)) != SUP_OK)
+		return s == SUP_ERR_NOMEM || s == SUP_ERR_IO ? CLI_FAIL : CLI_USAGE;
 	if (!cli_source_fits(&r->src, r->m)) {
 		char mods[64];
 		snprintf(err, err_size, "method '%s' trains on %s (%s batches); data '%s' gives %s batches", r->m->name,
@@ -305,6 +308,7 @@ static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, d
 	}
 	r->step++;
 	r->epoch_step++;
+	r->stop = r->stop || st.stop;
 	r->loss_sum += st.loss;
 	r->last_loss = st.loss;
 	if (r->step % r->log_every == 0) {
@@ -332,12 +336,12 @@ static int run_loop(struct run *r, struct sup_runlog *lg, const char *ckpt, char
 	double t0 = cli_now();
 	int code = CLI_OK;
 	bool saved = false;
-	while (code == CLI_OK && r->epoch < r->epochs && !(r->steps_limit && r->step >= r->steps_limit)) {
+	while (code == CLI_OK && !r->stop && r->epoch < r->epochs && !(r->steps_limit && r->step >= r->steps_limit)) {
 		/* The epoch's order depends on (seed, epoch) only: a resumed run draws the same one. */
 		struct sup_rng pr = sup_rng_make(r->seed, ((uint64_t)1 << 32) | (uint64_t)r->epoch);
 		sup_rng_permutation(&pr, perm, r->src.n);
 		saved = false;
-		while (r->epoch_step < r->spe && !(r->steps_limit && r->step >= r->steps_limit)) {
+		while (!r->stop && r->epoch_step < r->spe && !(r->steps_limit && r->step >= r->steps_limit)) {
 			if ((code = run_step(r, perm, lg, t0, err, err_size)) != CLI_OK)
 				break;
 			cli_progress_update(&pg, r->epoch, r->epochs, r->step, r->last_loss);

@@ -6,9 +6,15 @@
 #include <string.h>
 
 extern const struct sup_method sup_method_toy;
+extern const struct sup_method sup_method_dgi;
+extern const struct sup_method sup_method_gae;
+extern const struct sup_method sup_method_vgae;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
+    &sup_method_dgi,
+    &sup_method_gae,
+    &sup_method_vgae,
 };
 
 int sup_method_count(void)
