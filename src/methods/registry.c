@@ -6,9 +6,15 @@
 #include <string.h>
 
 extern const struct sup_method sup_method_toy;
+extern const struct sup_method sup_method_simclr;
+extern const struct sup_method sup_method_moco;
+extern const struct sup_method sup_method_mocov2;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
+    &sup_method_simclr,
+    &sup_method_moco,
+    &sup_method_mocov2,
 };
 
 int sup_method_count(void)

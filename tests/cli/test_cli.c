@@ -377,7 +377,7 @@ static void test_bad_input(void)
 	expect_bad("expects one of sgd|adam, got 'lbfgs'", "b4", "train toy optim.kind=lbfgs out=b4");
 	expect_bad("/no/such/data", "b5", "train toy data=/no/such/data out=b5");
 	expect_bad("batch_size 100000 is larger", "b6", "train toy batch_size=100000 out=b6");
-	expect_bad("'epochs' must be >= 1", "b7", "train toy epochs=0 out=b7");
+	expect_bad("'epochs' must be >= 0", "b7", "train toy epochs=-1 out=b7");
 	expect_bad("unknown option '--jsno'", NULL, "train toy --jsno");
 	expect_bad("no_such.yaml", "b8", "train toy no_such.yaml out=b8");
 	expect_bad("unknown evaluation protocol 'linaer'", "b9", "train toy eval=linaer out=b9");
