@@ -88,7 +88,7 @@ static const struct sup_cfg_key moco_v1_keys[] = {
     {"aug.jitter", SUP_CFG_FLOAT, "1", NULL, "colour-jitter strength (x 0.4)", "MoCo code", 0},
     {"schedule", SUP_CFG_ENUM, "const", "const|cosine", "schedule",
      "MoCo v1 steps lr down late (x0.1 at 60%/80%); const here, cosine is v2's change", 0},
-    {"epochs", SUP_CFG_INT, "2", NULL, "passes over the training set", "sized for minutes on 2 cores", 0},
+    {"epochs", SUP_CFG_INT, "4", NULL, "passes over the training set", "sized as simclr: ~12 min on 2 free cores", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -102,7 +102,7 @@ static const struct sup_cfg_key moco_v2_keys[] = {
     {"aug.blur", SUP_CFG_BOOL, "false", NULL, "Gaussian blur (p 0.5)",
      "v2 adds it at 224px; off at 28px as SimCLR B.9 and the MoCo CIFAR-10 demo", 0},
     {"schedule", SUP_CFG_ENUM, "cosine", "const|cosine", "schedule", "MoCo v2 §2", 0},
-    {"epochs", SUP_CFG_INT, "2", NULL, "passes over the training set", "sized for minutes on 2 cores", 0},
+    {"epochs", SUP_CFG_INT, "4", NULL, "passes over the training set", "sized as simclr: ~12 min on 2 free cores", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
