@@ -60,6 +60,15 @@ enum sup_status cli_graph_source_open(struct cli_source *s, const char *dir, cha
  * source / no split is configured. */
 const struct sup_graph *cli_graph_source_graph(const struct cli_source *s);
 const struct sup_edge_split *cli_graph_source_split(const struct cli_source *s);
+/* Image folders (source_image.c): IDX, CIFAR-10/100 binary, ImageFolder (root/<class>/ or
+ * root/{train,test}/<class>/). Views are the plain images until augmentation is set. */
+enum sup_status cli_source_open_image(struct cli_source *s, const char *dir, bool train, char *err, size_t err_size);
+/* Training views for a method whose config has the key `aug.recipe` (recipe: none, simclr, instdisc,
+ * mocov1, mocov2) and optionally aug.crop_min, aug.jitter, aug.blur: view v of example i in epoch
+ * e is drawn from sup_aug_rng(seed, e, i, v). Only the training driver calls this; evaluation
+ * sources stay un-augmented. Returns a CLI exit status with a message in err. */
+int cli_source_augment_config(struct cli_source *s, const struct sup_config *cfg, int n_views, char *err,
+			      size_t err_size);
 /* Which batch kinds a source kind can produce for a method (same kind only, for now). */
 bool cli_source_fits(const struct cli_source *s, const struct sup_method *m);
 

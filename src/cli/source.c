@@ -1,6 +1,6 @@
-/* Data sources of the `selfsup` driver: the synthetic vector set (the toy fixture's data), IDX
- * image folders (Fashion-MNIST) and graph folders (source_graph.c). The vision and text loaders
- * of data.h plug in here as further source kinds when they land. */
+/* Data sources of the `selfsup` driver: the synthetic vector set (the toy fixture's data) here;
+ * image folders (source_image.c), graph folders (source_graph.c), text corpora (source_text.c)
+ * and image variants (source_image_variants.c) in their own files. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli/cli.h"
@@ -76,56 +76,6 @@ static void free_impl(struct cli_source *s)
 	s->impl = NULL;
 }
 
-/* ---- IDX image folders ------------------------------------------------------------------ */
-
-struct idx_src {
-	struct sup_allocator al;
-	struct sup_image_set set;
-};
-
-static enum sup_status idx_get(const struct cli_source *s, struct sup_ctx *c, const int64_t *idx, int64_t n,
-			       int n_views, uint64_t seed, int64_t epoch, struct sup_method_batch *b)
-{
-	(void)seed;
-	(void)epoch;
-	const struct idx_src *d = s->impl;
-	const struct sup_tensor *im = &d->set.images;
-	int64_t per = im->shape[1] * im->shape[2] * im->shape[3];
-	memset(b, 0, sizeof *b);
-	b->kind = SUP_BATCH_IMAGES;
-	b->n_views = n_views;
-	/* Un-augmented views until the vision loader lands: every view is the image itself. */
-	for (int v = 0; v < n_views; v++) {
-		struct sup_tensor *x =
-		    sup_tensor_new(c, SUP_F32, 4, (const int64_t[]){n, im->shape[1], im->shape[2], im->shape[3]});
-		if (!x)
-			return sup_ctx_status(c);
-		for (int64_t i = 0; i < n; i++) {
-			const uint8_t *src = (const uint8_t *)im->data + idx[i] * per;
-			float *dst = (float *)x->data + i * per;
-			for (int64_t j = 0; j < per; j++)
-				dst[j] = src[j] * (1.0f / 255.0f);
-		}
-		b->views[v] = x;
-	}
-	b->labels = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){n});
-	if (!b->labels)
-		return sup_ctx_status(c);
-	for (int64_t i = 0; i < n; i++)
-		((int64_t *)b->labels->data)[i] = ((const uint8_t *)d->set.labels.data)[idx[i]];
-	return index_tensor(c, idx, n, b);
-}
-
-static void idx_free(struct cli_source *s)
-{
-	struct idx_src *d = s->impl;
-	if (d) {
-		sup_image_set_free(&d->set, &d->al);
-		free(d);
-	}
-	s->impl = NULL;
-}
-
 /* ---- opening -------------------------------------------------------------------------------- */
 
 enum sup_status cli_source_open(struct cli_source *s, const char *data, bool train, char *err, size_t err_size)
@@ -163,28 +113,8 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 				 data);
 		return SUP_ERR_NOT_FOUND;
 	}
-	struct idx_src *d = calloc(1, sizeof *d);
-	if (!d)
-		return SUP_ERR_NOMEM;
-	d->al = sup_allocator_default();
-	enum sup_status st = sup_image_set_load_idx(&d->set, dir, train, &d->al, err, err_size);
-	if (st != SUP_OK) {
-		free(d);
-		return st;
-	}
-	const struct sup_tensor *im = &d->set.images;
-	s->impl = d;
-	s->kind = SUP_BATCH_IMAGES;
-	s->n = im->shape[0];
-	s->info.modality = SUP_MODALITY_IMAGE;
-	s->info.n_examples = s->n;
-	s->info.n_classes = d->set.n_classes;
-	s->info.channels = (int)im->shape[1];
-	s->info.height = (int)im->shape[2];
-	s->info.width = (int)im->shape[3];
-	s->get = idx_get;
-	s->free = idx_free;
-	return SUP_OK;
+	/* Image folders (IDX, CIFAR binary, ImageFolder): source_image.c. */
+	return cli_source_open_image(s, dir, train, err, err_size);
 }
 
 enum sup_status cli_source_configure(struct cli_source *s, const struct sup_config *cfg, char *err, size_t err_size)

@@ -178,7 +178,7 @@ static int check_settings(struct run *r, char *err, size_t err_size)
 		const char *key;
 		int64_t v, min;
 	} lim[] = {
-	    {"epochs", r->epochs, 1},
+	    {"epochs", r->epochs, 0}, /* 0: the initialised model only (random-encoder baselines) */
 	    {"batch_size", r->batch, 1},
 	    {"steps", r->steps_limit, 0},
 	    {"log_every", r->log_every, 1},
@@ -228,6 +228,10 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 			 r->data, sup_batch_kind_name(r->src.kind));
 		return CLI_USAGE;
 	}
+	/* Methods that train on augmented views name their recipe in the config key `aug.recipe`. */
+	if (sup_config_has(cfg, "aug.recipe") &&
+	    (code = cli_source_augment_config(&r->src, cfg, r->m->n_views, err, err_size)) != CLI_OK)
+		return code;
 	r->spe = r->src.kind == SUP_BATCH_GRAPH ? 1 : r->src.n / r->batch;
 	if (r->spe < 1) {
 		snprintf(err, err_size, "batch_size %lld is larger than the %lld training examples of %s",

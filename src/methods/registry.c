@@ -9,12 +9,18 @@ extern const struct sup_method sup_method_toy;
 extern const struct sup_method sup_method_dgi;
 extern const struct sup_method sup_method_gae;
 extern const struct sup_method sup_method_vgae;
+extern const struct sup_method sup_method_simclr;
+extern const struct sup_method sup_method_moco;
+extern const struct sup_method sup_method_mocov2;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
     &sup_method_dgi,
     &sup_method_gae,
     &sup_method_vgae,
+    &sup_method_simclr,
+    &sup_method_moco,
+    &sup_method_mocov2,
 };
 
 int sup_method_count(void)
