@@ -43,6 +43,9 @@ struct cli_source {
  * test split. SUP_ERR_NOT_FOUND names what is missing. */
 enum sup_status cli_source_open(struct cli_source *s, const char *data, bool train, char *err, size_t err_size);
 void cli_source_close(struct cli_source *s);
+/* Variants of image sources (source_image_variants.c): fashion-mnist-binary, binary:<data>. */
+bool cli_source_is_variant(const char *data);
+enum sup_status cli_source_variant_open(struct cli_source *s, const char *data, bool train, char *err, size_t err_size);
 /* Which batch kinds a source kind can produce for a method (same kind only, for now). */
 bool cli_source_fits(const struct cli_source *s, const struct sup_method *m);
 

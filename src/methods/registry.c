@@ -6,9 +6,18 @@
 #include <string.h>
 
 extern const struct sup_method sup_method_toy;
+extern const struct sup_method sup_method_ae;
+extern const struct sup_method sup_method_dae;
+extern const struct sup_method sup_method_vae;
+extern const struct sup_method sup_method_vqvae;
+extern const struct sup_method sup_method_made;
+extern const struct sup_method sup_method_pixelcnn;
+extern const struct sup_method sup_method_pixel_baseline;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
+    &sup_method_ae, &sup_method_dae, &sup_method_vae, &sup_method_vqvae, &sup_method_made, &sup_method_pixelcnn,
+    &sup_method_pixel_baseline, /* baseline fixture of the generative image methods */
 };
 
 int sup_method_count(void)
