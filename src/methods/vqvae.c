@@ -39,7 +39,7 @@ struct vqvae {
 };
 
 static const struct sup_cfg_key vqvae_keys[] = {
-    {"hidden", SUP_CFG_INT, "64", NULL, "channels of the encoder and decoder",
+    {"hidden", SUP_CFG_INT, "32", NULL, "channels of the encoder and decoder",
      "van den Oord et al. 2017 sec. 4.1 (256), scaled down for 28x28 images on 2 CPU cores", 0},
     {"codebook_size", SUP_CFG_INT, "128", NULL, "K codes", "van den Oord et al. 2017 sec. 4.1 (K = 512), scaled down",
      0},
@@ -51,7 +51,7 @@ static const struct sup_cfg_key vqvae_keys[] = {
     {"recon", SUP_CFG_ENUM, "mse", "mse|bce", "reconstruction loss (mse: Gaussian decoder; bce: binarised data)",
      "van den Oord et al. 2017, sec. 3.2", 0},
     {"lr", SUP_CFG_FLOAT, "0.0002", NULL, "Adam learning rate", "van den Oord et al. 2017, sec. 4.1 (2e-4)", 0},
-    {"epochs", SUP_CFG_INT, "5", NULL, "passes over the training set", "sized to < 60 min on 2 cores", 0},
+    {"epochs", SUP_CFG_INT, "8", NULL, "passes over the training set", "sized to < 60 min on 2 cores", 0},
     {"batch_size", SUP_CFG_INT, "128", NULL, "examples per step", "van den Oord et al. 2017, sec. 4.1 (128)", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
