@@ -16,8 +16,13 @@ extern const struct sup_method sup_method_pixel_baseline;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
-    &sup_method_ae, &sup_method_dae, &sup_method_vae, &sup_method_vqvae, &sup_method_made, &sup_method_pixelcnn,
-    &sup_method_pixel_baseline, /* baseline fixture of the generative image methods */
+    &sup_method_ae,
+    &sup_method_dae,
+    &sup_method_vae,
+    &sup_method_vqvae,
+    &sup_method_made,
+    &sup_method_pixelcnn,
+    &sup_method_pixel_baseline, /* baseline fixture of the generative image methods (hidden) */
 };
 
 int sup_method_count(void)
