@@ -45,8 +45,8 @@ stat() {
 
 run base_binary pixel_baseline data=fashion-mnist-binary code_dim=20 eval=nll,linear
 run base_8bit pixel_baseline data=fashion-mnist likelihood=categorical eval=bpd
-run rp64 pixel_baseline data=fashion-mnist code_dim=64 eval=linear
-run rp392 pixel_baseline data=fashion-mnist code_dim=392 eval=linear
+run rp64 pixel_baseline data=fashion-mnist likelihood=categorical code_dim=64 eval=linear
+run rp392 pixel_baseline data=fashion-mnist likelihood=categorical code_dim=392 eval=linear
 run ae ae $S_AE eval=linear
 run dae dae $S_AE eval=linear
 run vae vae $S_VAE eval=nll,linear
