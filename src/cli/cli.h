@@ -69,6 +69,9 @@ enum sup_status cli_source_open_image(struct cli_source *s, const char *dir, boo
  * sources stay un-augmented. Returns a CLI exit status with a message in err. */
 int cli_source_augment_config(struct cli_source *s, const struct sup_config *cfg, int n_views, char *err,
 			      size_t err_size);
+/* Variants of image sources (source_image_variants.c): fashion-mnist-binary, binary:<data>. */
+bool cli_source_is_variant(const char *data);
+enum sup_status cli_source_variant_open(struct cli_source *s, const char *data, bool train, char *err, size_t err_size);
 /* Which batch kinds a source kind can produce for a method (same kind only, for now). */
 bool cli_source_fits(const struct cli_source *s, const struct sup_method *m);
 

@@ -80,6 +80,8 @@ static void free_impl(struct cli_source *s)
 
 enum sup_status cli_source_open(struct cli_source *s, const char *data, bool train, char *err, size_t err_size)
 {
+	if (cli_source_is_variant(data)) /* fashion-mnist-binary, binary:... (source_image_variants.c) */
+		return cli_source_variant_open(s, data, train, err, err_size);
 	memset(s, 0, sizeof *s);
 	s->info.name = data;
 	if (strcmp(data, "synthetic") == 0) {

@@ -12,6 +12,13 @@ extern const struct sup_method sup_method_vgae;
 extern const struct sup_method sup_method_simclr;
 extern const struct sup_method sup_method_moco;
 extern const struct sup_method sup_method_mocov2;
+extern const struct sup_method sup_method_ae;
+extern const struct sup_method sup_method_dae;
+extern const struct sup_method sup_method_vae;
+extern const struct sup_method sup_method_vqvae;
+extern const struct sup_method sup_method_made;
+extern const struct sup_method sup_method_pixelcnn;
+extern const struct sup_method sup_method_pixel_baseline;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
@@ -21,6 +28,13 @@ static const struct sup_method *const registry[] = {
     &sup_method_simclr,
     &sup_method_moco,
     &sup_method_mocov2,
+    &sup_method_ae,
+    &sup_method_dae,
+    &sup_method_vae,
+    &sup_method_vqvae,
+    &sup_method_made,
+    &sup_method_pixelcnn,
+    &sup_method_pixel_baseline, /* baseline fixture of the generative image methods (hidden) */
 };
 
 int sup_method_count(void)
