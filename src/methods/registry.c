@@ -6,9 +6,15 @@
 #include <string.h>
 
 extern const struct sup_method sup_method_toy;
+extern const struct sup_method sup_method_instdisc;
+extern const struct sup_method sup_method_cmc;
+extern const struct sup_method sup_method_pirl;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
+    &sup_method_instdisc,
+    &sup_method_cmc,
+    &sup_method_pirl,
 };
 
 int sup_method_count(void)
