@@ -9,6 +9,13 @@
 #define SELFSUP_LOSSES_H
 
 #include "selfsup/ops.h"
+/* selfsup losses: the contrastive objectives shared by the instance-discrimination methods
+ * (DESIGN.md §1, "losses shared across them"). Built from the differentiable ops of ops.h, so
+ * gradients come from autograd; each function states the equation it implements. */
+#ifndef SELFSUP_LOSSES_H
+#define SELFSUP_LOSSES_H
+
+#include "selfsup/nn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +56,69 @@ struct sup_tensor *sup_info_nce_pairs(struct sup_ctx *c, struct sup_tensor *q, s
 /* (end of the InfoNCE / NT-Xent section) */
 
 /* ---- NCE and memory banks (src/losses/nce.c) ------------------------------------------------ */
+/* ---- InfoNCE / NT-Xent (contrastive.c) --------------------------------------------------------- */
+
+/* (end of the InfoNCE / NT-Xent section) */
+
+/* ---- NCE and memory banks (nce.c) --------------------------------------------------------------
+ * Noise-contrastive estimation of the non-parametric softmax of instance discrimination (Wu, Xiong,
+ * Yu, Lin, CVPR 2018, "Unsupervised Feature Learning via Non-Parametric Instance Discrimination",
+ * §3.1-3.4), used by InstDisc, CMC (Tian et al. 2019) and PIRL (Misra & van der Maaten 2020).
+ *
+ * The memory bank holds one L2-normalised feature per training example. It is a model BUFFER
+ * [N, D], so checkpoints save it and a resume restores it; its rows are read without gradient. */
+
+struct sup_memory_bank {
+	int memory;	 /* buffer index: prefix.memory [n, dim] */
+	int64_t n, dim;
+	double momentum; /* v_i <- normalise(momentum v_i + (1 - momentum) f_i); 0.5 in Wu et al.'s code */
+};
+/* Declares the buffer, initialised U(-a, a) with a = 1 / sqrt(dim / 3) (the initialisation of Wu et
+ * al.'s released code: random, unit expected norm). 0, or -1 with the model's sticky error. */
+int sup_memory_bank_declare(struct sup_memory_bank *b, struct sup_model *m, const char *prefix, int64_t n,
+			    int64_t dim, double momentum);
+/* The rows of index (i64/i32 [B], values in [0, n)) as a new arena tensor [B, dim], no gradient. */
+struct sup_tensor *sup_memory_bank_rows(struct sup_ctx *c, struct sup_model *m, const struct sup_memory_bank *b,
+					const struct sup_tensor *index);
+/* v_i <- (momentum v_i + (1 - momentum) f_i) / ||.||_2 for every row i of index, f [B, dim] (its
+ * values only; not recorded). A repeated index applies its updates in batch order. Returns the
+ * context's status (SUP_ERR_SHAPE / SUP_ERR_ARG recorded there for bad input). */
+enum sup_status sup_memory_bank_update(struct sup_ctx *c, struct sup_model *m, const struct sup_memory_bank *b,
+				       const struct sup_tensor *f, const struct sup_tensor *index);
+/* k indices uniform in [0, n) (the noise distribution P_n = 1/n of Wu et al. §3.2) drawn from rng,
+ * as a new arena tensor i64 [k]. */
+struct sup_tensor *sup_memory_bank_sample(struct sup_ctx *c, struct sup_rng *rng, int64_t n, int64_t k);
+
+/* The NCE loss of Wu et al. eq. 5-7, with P(i|v) = exp(v_i^T f / tau) / Z and noise P_n = 1/n:
+ *   h(i, v) = P(i|v) / (P(i|v) + k),  k = m P_n = m / n,
+ *   loss = (1/B) sum_b [ -log h(b, pos_b) - sum_j log(1 - h(j, neg_j)) ]
+ * q [B, D] the features of the batch (gradients flow to q, and to pos/neg if they require grad),
+ * pos [B, D] the positive of each row (its bank entry), neg [M, D] the m = M noise samples, shared
+ * by every row of the batch (each row still sees M draws of P_n; sharing turns B M dot products
+ * into one GEMM). log_z = log Z. Computed as softplus(log k + log Z - s_pos / tau) +
+ * sum_j softplus(s_neg / tau - log k - log Z), which equals the above exactly and never overflows.
+ * Returns a scalar, or NULL with the context's error set. */
+struct sup_tensor *sup_nce_loss(struct sup_ctx *c, struct sup_tensor *q, struct sup_tensor *pos,
+				struct sup_tensor *neg, double tau, double log_z, int64_t n_data);
+/* Monte Carlo estimate of the normalising constant, Wu et al. eq. 8:
+ * Z ~ n E_j[exp(v_j^T f / tau)] = (n / (B M)) sum_b sum_j exp(neg_j^T q_b / tau), on values only. */
+double sup_nce_estimate_z(const struct sup_tensor *q, const struct sup_tensor *neg, double tau, int64_t n_data);
+
+/* An NCE head with its state: the temperature, the number of noise samples, and Z, a buffer
+ * prefix.z [1] (0 until estimated) that is estimated once from the first batch and then held
+ * constant, as Wu et al. do (§3.2: "we treat Z as a constant ... estimated at the beginning").
+ * Being a buffer, Z survives checkpoints and resumes. */
+struct sup_nce {
+	int z;
+	double tau;
+	int64_t negatives;
+};
+int sup_nce_declare(struct sup_nce *l, struct sup_model *m, const char *prefix, double tau, int64_t negatives);
+/* Estimates Z when still 0 (from q and neg), then returns sup_nce_loss with it. */
+struct sup_tensor *sup_nce_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_nce *l,
+				   struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data);
+/* The current Z (0 before the first forward). */
+double sup_nce_z(struct sup_model *m, const struct sup_nce *l);
 
 /* (end of the NCE and memory banks section) */
 

@@ -19,6 +19,9 @@ extern const struct sup_method sup_method_vqvae;
 extern const struct sup_method sup_method_made;
 extern const struct sup_method sup_method_pixelcnn;
 extern const struct sup_method sup_method_pixel_baseline;
+extern const struct sup_method sup_method_instdisc;
+extern const struct sup_method sup_method_cmc;
+extern const struct sup_method sup_method_pirl;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
@@ -35,6 +38,9 @@ static const struct sup_method *const registry[] = {
     &sup_method_made,
     &sup_method_pixelcnn,
     &sup_method_pixel_baseline, /* baseline fixture of the generative image methods (hidden) */
+    &sup_method_instdisc,
+    &sup_method_cmc,
+    &sup_method_pirl,
 };
 
 int sup_method_count(void)

@@ -1,0 +1,68 @@
+/* Shared pieces of the memory-bank methods (InstDisc, CMC, PIRL; src/methods/instdisc.c, cmc.c,
+ * pirl.c): image views made inside train_step, encoder and optimizer set-up. Internal to
+ * src/methods/; the recipes themselves stay in the method files.
+ *
+ * Why views are made here: the driver's image source (src/cli/source.c) hands every view as the
+ * un-augmented image. These methods therefore ask for one view and make their own augmented
+ * views from views[0], with every random choice drawn from sup_aug_rng(seed, epoch, index, view)
+ * (data.h), so a view is a function of (seed, epoch, example, view) and a resume reproduces it.
+ * Should the source start augmenting, `augment=false` turns the method-side augmentation off
+ * (only the deterministic steps, such as CMC's Lab conversion, remain). */
+#ifndef SELFSUP_METHODS_MEMORY_BANK_H
+#define SELFSUP_METHODS_MEMORY_BANK_H
+
+#include "selfsup/autograd.h"
+#include "selfsup/data.h"
+#include "selfsup/losses.h"
+#include "selfsup/method.h"
+
+struct mb_views {
+	struct sup_transform t;	  /* random + deterministic steps (training views) */
+	struct sup_transform det; /* the deterministic steps only (encode) */
+	int in_c, in_h, in_w;
+	int out_c, out_h, out_w;
+	size_t scratch, scratch_det;
+	uint64_t seed;
+};
+
+/* The augmentation of Wu et al.'s released code (lemniscate.pytorch, main.py): random resized
+ * crop with area scale (crop_scale, 1) back to the input size, colour jitter (jitter, jitter,
+ * jitter, jitter) (brightness and contrast only act on 1 channel), grayscale p 0.2, horizontal
+ * flip p 0.5. jitter 0 leaves jitter and grayscale out (CMC, where colour is a view). With
+ * to_lab (3 channels) the image then goes to CIE Lab, normalised per channel as CMC's code does.
+ * augment false keeps only the deterministic steps. */
+struct mb_aug_opts {
+	bool augment;
+	double crop_scale, jitter;
+	bool to_lab;
+};
+enum sup_status mb_views_init(struct mb_views *v, const struct sup_data_info *d, const struct mb_aug_opts *o,
+			      uint64_t seed, char *err, size_t err_size);
+/* The views of x (f32 [B, C, H, W] in [0, 1]) for training: view `view` of example index[b]
+ * at `epoch`. Returns a new arena tensor [B, out_c, out_h, out_w] (x itself when the transform
+ * is empty). */
+struct sup_tensor *mb_views_make(struct sup_ctx *c, const struct mb_views *v, const struct sup_tensor *x,
+				 const struct sup_tensor *index, int64_t epoch, int view);
+/* The deterministic steps only (evaluation inputs). */
+struct sup_tensor *mb_views_eval(struct sup_ctx *c, const struct mb_views *v, const struct sup_tensor *x);
+
+/* An image data set check shared by the three methods. */
+enum sup_status mb_check_images(const char *method, const struct sup_data_info *d, char *err, size_t err_size);
+/* Declares the encoder named by config key "encoder" for in_channels (CIFAR stem for the ResNets
+ * on images up to 64 pixels). */
+int mb_encoder_declare(struct sup_image_encoder *e, struct sup_model *m, const char *prefix,
+		       const struct sup_config *cfg, int64_t in_channels, int height);
+/* SGD with the config's optim.momentum and optim.weight_decay, batch-norm and bias parameters
+ * excluded from weight decay. */
+enum sup_status mb_optim_init(struct sup_optim *o, struct sup_model *m, const struct sup_config *cfg);
+/* z = L2-normalise(linear(h)) (Wu et al. §3.1: the 128-d embedding on the unit sphere). */
+struct sup_tensor *mb_embed(struct sup_ctx *c, struct sup_model *m, const struct sup_linear *fc,
+			    struct sup_tensor *h);
+/* The batch's example indices (b->index), or NULL with the context's error set. */
+const struct sup_tensor *mb_index(struct sup_ctx *c, const struct sup_method_batch *b);
+/* Mean of a [B] or [B, D] tensor's values (stats). */
+double mb_mean(const struct sup_tensor *t);
+/* Fails init with a message when the model has a sticky error or a step does not build. */
+enum sup_status mb_model_status(const struct sup_model *m, const char *method, char *err, size_t err_size);
+
+#endif
