@@ -148,6 +148,11 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 		s->free = free_impl;
 		return SUP_OK;
 	}
+	if (cli_source_is_text(data)) {
+		enum sup_status st = cli_source_open_text(s, data, train, err, err_size);
+		s->info.name = data;
+		return st;
+	}
 	const char *dir = strcmp(data, "fashion-mnist") == 0 ? SUP_FASHION_MNIST_DIR : data;
 	struct stat sb;
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -156,7 +161,7 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 				 "data set fashion-mnist not found at %s (apt-get install dataset-fashion-mnist)", dir);
 		else
 			snprintf(err, err_size,
-				 "data '%s' is neither a registered data set (fashion-mnist, synthetic) nor a folder",
+				 "data '%s' is neither a registered data set (fashion-mnist, synthetic, fortunes, fortune-8) nor a folder",
 				 data);
 		return SUP_ERR_NOT_FOUND;
 	}

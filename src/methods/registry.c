@@ -6,9 +6,15 @@
 #include <string.h>
 
 extern const struct sup_method sup_method_toy;
+extern const struct sup_method sup_method_gpt;
+extern const struct sup_method sup_method_mlm;
+extern const struct sup_method sup_method_electra;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
+    &sup_method_gpt,
+    &sup_method_mlm,
+    &sup_method_electra,
 };
 
 int sup_method_count(void)
