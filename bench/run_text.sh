@@ -5,7 +5,9 @@
 # regression and the randomly initialised encoder (lr=0: the init of the same config).
 #
 #   bench/run_text.sh                 full default configs (6 epochs each; see the configs)
-#   STEPS=150 THREADS=1 bench/run_text.sh   a short version (what a shared machine allows)
+#   STEPS=150 THREADS=1 EXTRA="warmup_epochs=0 schedule=const" bench/run_text.sh
+#        a short version (what a shared machine allows): without the overrides, the first steps
+#        of the full schedule are all warm-up.
 #
 # Needs build/selfsup and build/bench/text_bow (cmake --build build --target selfsup_cli text_bow).
 set -eu
@@ -14,6 +16,7 @@ BOW=${BOW:-build/bench/text_bow}
 OUT=${OUT:-runs/text}
 THREADS=${THREADS:-0}
 STEPS=${STEPS:-0}
+EXTRA=${EXTRA:-}
 mkdir -p "$OUT"
 json() { tail -n 1 "$1"; }
 field() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1"; }
@@ -21,7 +24,8 @@ field() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1"; }
 run() { # name method eval extra...
 	name=$1 m=$2 ev=$3
 	shift 3
-	"$BIN" train "$m" threads="$THREADS" steps="$STEPS" eval="$ev" out="$OUT/$name" "$@" --json \
+	# shellcheck disable=SC2086 # EXTRA is a list of key=value words
+	"$BIN" train "$m" threads="$THREADS" steps="$STEPS" eval="$ev" out="$OUT/$name" $EXTRA "$@" --json \
 		> "$OUT/$name.json" 2> "$OUT/$name.log"
 }
 
