@@ -74,6 +74,12 @@ bool cli_source_is_variant(const char *data);
 enum sup_status cli_source_variant_open(struct cli_source *s, const char *data, bool train, char *err, size_t err_size);
 /* Which batch kinds a source kind can produce for a method (same kind only, for now). */
 bool cli_source_fits(const struct cli_source *s, const struct sup_method *m);
+/* Text sources (source_text.c): fortunes (packed rows; 90/10 split) and fortune-8 (labelled). */
+bool cli_source_is_text(const char *data);
+enum sup_status cli_source_open_text(struct cli_source *s, const char *data, bool train, char *err, size_t err_size);
+/* The labelled set the feature protocols (linear, knn, cluster) use for data: fortunes ->
+ * fortune-8; every other name maps to itself. */
+const char *cli_source_labelled(const char *data);
 
 /* ---- progress on stderr ------------------------------------------------------------------- */
 struct cli_progress {

@@ -18,6 +18,10 @@ struct eval_job {
 	const char *data;
 	struct cli_source src[2]; /* train, test */
 	bool opened[2];
+	/* The labelled companion set of the feature protocols when it differs from data
+	 * (fortunes -> fortune-8), else unused: features then come from src. */
+	struct cli_source lsrc[2];
+	bool lopened[2];
 	float *x[2];
 	int64_t *y[2];
 	int64_t n[2], d;
@@ -42,21 +46,27 @@ static int features(struct eval_job *j, int s, char *err, size_t es)
 		s = 0;
 	if (j->x[s])
 		return CLI_OK;
-	if (!j->opened[s]) {
-		enum sup_status st = cli_source_open(&j->src[s], j->data, s == 0, err, es);
+	/* Unlabelled pretraining corpora are probed on their labelled companion set (fortunes ->
+	 * fortune-8's 80/20 split); the nll protocols keep j->data. */
+	const char *ld = cli_source_labelled(j->data);
+	bool own = strcmp(ld, j->data) != 0;
+	struct cli_source *src = own ? &j->lsrc[s] : &j->src[s];
+	bool *opened = own ? &j->lopened[s] : &j->opened[s];
+	if (!*opened) {
+		enum sup_status st = cli_source_open(src, ld, s == 0, err, es);
 		if (st != SUP_OK)
 			return st == SUP_ERR_NOT_FOUND ? CLI_USAGE : CLI_FAIL;
-		j->opened[s] = true;
+		*opened = true;
 	}
 	int64_t d = 0;
-	int code = cli_encode_split(&j->l, &j->src[s], 256, &j->x[s], &d, &j->y[s], err, es);
+	int code = cli_encode_split(&j->l, src, 256, &j->x[s], &d, &j->y[s], err, es);
 	if (code != CLI_OK)
 		return code;
 	if (!j->y[s]) {
 		snprintf(err, es, "data set %s has no labels to evaluate with", j->data);
 		return CLI_USAGE;
 	}
-	j->n[s] = j->src[s].n;
+	j->n[s] = src->n;
 	j->d = d;
 	return CLI_OK;
 }
@@ -400,6 +410,8 @@ int cli_eval_run(const char *list, const char *ckpt, const char *data, const cha
 		free(j.y[s]);
 		if (j.opened[s])
 			cli_source_close(&j.src[s]);
+		if (j.lopened[s])
+			cli_source_close(&j.lsrc[s]);
 	}
 	cli_loaded_free(&j.l);
 	return code;

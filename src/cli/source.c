@@ -103,6 +103,11 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 	char gdir[1024];
 	if (cli_graph_source_resolve(data, gdir, sizeof gdir))
 		return cli_graph_source_open(s, gdir, err, err_size);
+	if (cli_source_is_text(data)) {
+		enum sup_status st = cli_source_open_text(s, data, train, err, err_size);
+		s->info.name = data;
+		return st;
+	}
 	const char *dir = strcmp(data, "fashion-mnist") == 0 ? SUP_FASHION_MNIST_DIR : data;
 	struct stat sb;
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -112,6 +117,7 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 		else
 			snprintf(err, err_size,
 				 "data '%s' is neither a registered data set (fashion-mnist, synthetic, cora) nor a folder",
+				 "data '%s' is neither a registered data set (fashion-mnist, synthetic, fortunes, fortune-8) nor a folder",
 				 data);
 		return SUP_ERR_NOT_FOUND;
 	}

@@ -22,6 +22,9 @@ extern const struct sup_method sup_method_pixel_baseline;
 extern const struct sup_method sup_method_instdisc;
 extern const struct sup_method sup_method_cmc;
 extern const struct sup_method sup_method_pirl;
+extern const struct sup_method sup_method_gpt;
+extern const struct sup_method sup_method_mlm;
+extern const struct sup_method sup_method_electra;
 
 static const struct sup_method *const registry[] = {
     &sup_method_toy, /* test fixture (hidden from `selfsup list`) */
@@ -41,6 +44,9 @@ static const struct sup_method *const registry[] = {
     &sup_method_instdisc,
     &sup_method_cmc,
     &sup_method_pirl,
+    &sup_method_gpt,
+    &sup_method_mlm,
+    &sup_method_electra,
 };
 
 int sup_method_count(void)

@@ -1,0 +1,46 @@
+/* Pieces shared by the text methods (gpt.c, mlm.c, electra.c); internal, not a public header.
+ * Tests include it (tests see src/) to reach the recipe functions they check directly. */
+#ifndef SELFSUP_METHODS_TEXTM_H
+#define SELFSUP_METHODS_TEXTM_H
+
+#include "selfsup/method.h"
+#include "selfsup/nn.h"
+#include "selfsup/optim.h"
+
+/* The encoder keys every text method has (layers, dim, heads, ffn, dropout), as config rows. */
+#define TEXTM_ENCODER_KEYS(layers, dim, heads, ffn, cite)                                                        \
+	{"layers", SUP_CFG_INT, layers, NULL, "Transformer blocks", cite, 0},                                    \
+	    {"dim", SUP_CFG_INT, dim, NULL, "model width d", cite, 0},                                           \
+	    {"heads", SUP_CFG_INT, heads, NULL, "attention heads (dim / heads = 32 per head)", cite, 0},         \
+	    {"ffn", SUP_CFG_INT, ffn, NULL, "MLP hidden size (4 d, Vaswani et al. 2017 sec. 3.3)", cite, 0},     \
+	    {"dropout", SUP_CFG_FLOAT, "0", NULL, "dropout on embeddings, attention and residual branches",       \
+	     "0 as workloads W3/W4 (one-hour budget: the model underfits, so dropout only slows it)", 0}
+
+/* Checks the data set (text, vocabulary, sequence length) and fills the encoder config from the
+ * keys above. */
+enum sup_status textm_encoder_config(struct sup_text_encoder_config *ec, const struct sup_config *cfg,
+				     const struct sup_data_info *data, bool causal, const char *method, char *err,
+				     size_t err_size);
+/* AdamW with BERT's/GPT's exclusion of biases and LayerNorm scales from the decay. */
+enum sup_status textm_optim_init(struct sup_optim *o, struct sup_model *m, double weight_decay);
+/* u8 [B, T]: 1 where ids[b, t] == SUP_TOK_PAD (the attention's key_padding convention). */
+struct sup_tensor *textm_padding(struct sup_ctx *c, const struct sup_tensor *ids);
+/* Mean of h [B, T, D] over the non-padding positions of ids -> [B, D]. */
+struct sup_tensor *textm_mean_pool(struct sup_ctx *c, struct sup_tensor *h, const struct sup_tensor *ids);
+/* ids as a host array of int32 (arena). */
+int32_t *textm_ids_i32(struct sup_ctx *c, const struct sup_tensor *ids);
+
+/* GPT (gpt.c): next-byte logits [B, T, V] of ids (eval or train mode as the model is). Tests
+ * perturb token t and check the logits of positions < t. */
+struct sup_tensor *textm_gpt_logits(void *gpt_state, struct sup_ctx *c, struct sup_tensor *ids);
+
+/* ELECTRA (electra.c, Clark et al. 2020 §3): draws x^_i ~ p_G(x_i | x^masked) at the M masked
+ * positions pos[0..M) of the flattened ids from the generator logits [M, V] (no gradient;
+ * special tokens are never drawn), writes the corrupted sequence into corrupt (a copy of orig
+ * elsewhere) and the discriminator targets into replaced: 1 where corrupt differs from orig,
+ * 0 elsewhere (so 0 where the generator happened to draw the original token). Returns the
+ * number of replaced positions, or -1 with c's error set. */
+int64_t textm_electra_corrupt(struct sup_ctx *c, const struct sup_tensor *gen_logits, const int64_t *pos, int64_t m,
+			      const int32_t *orig, int64_t n, int32_t *corrupt, float *replaced);
+
+#endif
