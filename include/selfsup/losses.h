@@ -8,14 +8,8 @@
 #ifndef SELFSUP_LOSSES_H
 #define SELFSUP_LOSSES_H
 
-#include "selfsup/ops.h"
-/* selfsup losses: the contrastive objectives shared by the instance-discrimination methods
- * (DESIGN.md §1, "losses shared across them"). Built from the differentiable ops of ops.h, so
- * gradients come from autograd; each function states the equation it implements. */
-#ifndef SELFSUP_LOSSES_H
-#define SELFSUP_LOSSES_H
-
 #include "selfsup/nn.h"
+#include "selfsup/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,11 +46,6 @@ struct sup_tensor *sup_info_nce_queue(struct sup_ctx *c, struct sup_tensor *q, s
  * positive is k_i (the diagonal), the other N - 1 keys its negatives. loss = mean_i CE. */
 struct sup_tensor *sup_info_nce_pairs(struct sup_ctx *c, struct sup_tensor *q, struct sup_tensor *k, double tau,
 				      struct sup_contrastive_stats *st);
-
-/* (end of the InfoNCE / NT-Xent section) */
-
-/* ---- NCE and memory banks (src/losses/nce.c) ------------------------------------------------ */
-/* ---- InfoNCE / NT-Xent (contrastive.c) --------------------------------------------------------- */
 
 /* (end of the InfoNCE / NT-Xent section) */
 

@@ -116,8 +116,8 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 				 "data set fashion-mnist not found at %s (apt-get install dataset-fashion-mnist)", dir);
 		else
 			snprintf(err, err_size,
-				 "data '%s' is neither a registered data set (fashion-mnist, synthetic, cora) nor a folder",
-				 "data '%s' is neither a registered data set (fashion-mnist, synthetic, fortunes, fortune-8) nor a folder",
+				 "data '%s' is neither a registered data set (fashion-mnist, fashion-mnist-binary, cora, "
+				 "fortunes, fortune-8, synthetic) nor a folder",
 				 data);
 		return SUP_ERR_NOT_FOUND;
 	}

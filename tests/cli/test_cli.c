@@ -74,9 +74,7 @@ static cJSON *last_json(const struct res *r)
 	size_t start = len;
 	while (start && r->out[start - 1] != '\n')
 		start--;
-	char line[4096];
-	snprintf(line, sizeof line, "%.*s", (int)(len - start), r->out + start);
-	return cJSON_Parse(line);
+	return cJSON_ParseWithLength(r->out + start, len - start);
 }
 
 static bool file_exists(const char *rel)
