@@ -6,6 +6,12 @@
  * elements) stay on the calling thread. Sums (the gradient of a broadcast vector, PReLU's
  * slope) are split by output element and summed in row-major order, exactly as the reference
  * kernels do, so results do not depend on the thread count. */
+/* No FP exception is ever inspected, so the compiler may if-convert selects such as PReLU's
+ * (x > 0 ? x : w x) into vector blends; values are unchanged (IEEE results, no fast-math). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include "kernels/elementwise.h"
 
 #include "selfsup/base.h"
@@ -289,12 +295,69 @@ void sup_cpu_binary_chan_grad_f32(enum sup_ew_binary op, const struct sup_ew_cha
 
 /* ---- PReLU ---------------------------------------------------------------------------------------- */
 
+/* With one shared slope the tensor is one flat range of n = outer * C * inner elements: the
+ * forward and dx loops run over elements (so they vectorise and split evenly across threads),
+ * and the slope gradient is one sum over fixed blocks (below). Per channel, rows of `inner`
+ * elements carry the channel r % C. */
 struct prelu_args {
 	float *y, *dx, *dw;
 	const float *x, *w, *g;
 	bool shared;
 	int64_t outer, C, inner;
+	double *part; /* shared dw: one partial sum per block */
+	int64_t blk, n;
 };
+
+static void prelu_fwd_flat(const void *arg, int64_t lo, int64_t hi)
+{
+	const struct prelu_args *p = arg;
+	float *restrict y = p->y;
+	const float *restrict x = p->x;
+	const float wc = p->w[0];
+#pragma omp simd
+	for (int64_t k = lo; k < hi; k++)
+	{
+		/* Both sides computed, then selected: no branch, and no conditional multiply that
+		 * -ftrapping-math would keep the vectoriser from if-converting. */
+		const float v = x[k], neg = wc * v;
+		y[k] = v > 0 ? v : neg;
+	}
+}
+
+static void prelu_dx_flat(const void *arg, int64_t lo, int64_t hi)
+{
+	const struct prelu_args *p = arg;
+	float *restrict dx = p->dx;
+	const float *restrict x = p->x, *restrict g = p->g;
+	const float wc = p->w[0];
+#pragma omp simd
+	for (int64_t k = lo; k < hi; k++)
+		dx[k] += g[k] * (x[k] > 0 ? 1.0f : wc);
+}
+
+/* Partial sums of g x over x <= 0 for blocks [lo, hi) of p->blk elements, each in double with
+ * 8 lanes (vectorisable, and far more accurate than one float accumulator). */
+static void prelu_dw_blocks(const void *arg, int64_t lo, int64_t hi)
+{
+	const struct prelu_args *p = arg;
+	const float *restrict x = p->x, *restrict g = p->g;
+	for (int64_t b = lo; b < hi; b++) {
+		const int64_t k0 = b * p->blk, k1 = k0 + p->blk < p->n ? k0 + p->blk : p->n;
+		double lane[8] = { 0 };
+		int64_t k = k0;
+		for (; k + 8 <= k1; k += 8) {
+#pragma omp simd
+			for (int j = 0; j < 8; j++)
+			{
+				const double prod = (double)g[k + j] * (double)x[k + j];
+				lane[j] += x[k + j] > 0 ? 0.0 : prod;
+			}
+		}
+		for (; k < k1; k++)
+			lane[0] += x[k] > 0 ? 0.0 : (double)g[k] * (double)x[k];
+		p->part[b] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+	}
+}
 
 static void prelu_fwd_range(const void *arg, int64_t lo, int64_t hi)
 {
@@ -303,7 +366,7 @@ static void prelu_fwd_range(const void *arg, int64_t lo, int64_t hi)
 	float *restrict y = p->y;
 	const float *restrict x = p->x;
 	for (int64_t r = lo; r < hi; r++) {
-		const float wc = p->w[p->shared ? 0 : r % C];
+		const float wc = p->w[r % C];
 		for (int64_t i = 0; i < inner; i++) {
 			const float v = x[r * inner + i];
 			y[r * inner + i] = v > 0 ? v : wc * v;
@@ -318,7 +381,7 @@ static void prelu_dx_range(const void *arg, int64_t lo, int64_t hi)
 	float *restrict dx = p->dx;
 	const float *restrict x = p->x, *restrict g = p->g;
 	for (int64_t r = lo; r < hi; r++) {
-		const float wc = p->w[p->shared ? 0 : r % C];
+		const float wc = p->w[r % C];
 		for (int64_t i = 0; i < inner; i++) {
 			const int64_t k = r * inner + i;
 			dx[k] += g[k] * (x[k] > 0 ? 1.0f : wc);
@@ -348,20 +411,39 @@ void sup_cpu_prelu_f32(float *y, const float *x, const float *w, bool shared, in
 		       int64_t inner)
 {
 	const struct prelu_args p = { .y = y, .x = x, .w = w, .shared = shared, .outer = outer, .C = C, .inner = inner };
-	par_for(outer * C, outer * C * inner >= PAR_MIN, prelu_fwd_range, &p);
+	const int64_t n = outer * C * inner;
+	if (shared)
+		par_for(n, n >= PAR_MIN, prelu_fwd_flat, &p);
+	else
+		par_for(outer * C, n >= PAR_MIN, prelu_fwd_range, &p);
 }
+
+/* The shared slope's sum uses a block count that depends on n only (never on the thread
+ * count), so the result is reproducible across thread counts. */
+#define PRELU_DW_BLOCKS 256
+#define PRELU_DW_MIN_BLK 4096
 
 void sup_cpu_prelu_grad_f32(float *dx, float *dw, const float *g, const float *x, const float *w, bool shared,
 			    int64_t outer, int64_t C, int64_t inner)
 {
-	const struct prelu_args p = { .dx = dx, .dw = dw, .x = x, .w = w, .g = g, .shared = shared,
-				      .outer = outer, .C = C, .inner = inner };
-	const bool par = outer * C * inner >= PAR_MIN;
+	double part[PRELU_DW_BLOCKS];
+	const int64_t n = outer * C * inner;
+	int64_t nblk = (n + PRELU_DW_MIN_BLK - 1) / PRELU_DW_MIN_BLK;
+	nblk = nblk < 1 ? 1 : nblk > PRELU_DW_BLOCKS ? PRELU_DW_BLOCKS : nblk;
+	const struct prelu_args p = { .dx = dx, .dw = dw, .x = x, .w = w, .g = g, .shared = shared, .outer = outer,
+				      .C = C, .inner = inner, .part = part, .blk = (n + nblk - 1) / nblk, .n = n };
+	const bool par = n >= PAR_MIN;
 	if (dx)
-		par_for(outer * C, par, prelu_dx_range, &p);
-	/* A shared slope (C == 1 by contract) is one sum: a single chunk keeps its order. */
-	if (dw)
+		par_for(shared ? n : outer * C, par, shared ? prelu_dx_flat : prelu_dx_range, &p);
+	if (dw && shared) {
+		par_for(nblk, par, prelu_dw_blocks, &p);
+		double acc = 0;
+		for (int64_t b = 0; b < nblk; b++)
+			acc += part[b];
+		dw[0] += (float)acc;
+	} else if (dw) {
 		par_for(C, par, prelu_dw_range, &p);
+	}
 }
 
 /* ---- dropout -------------------------------------------------------------------------------------- */
