@@ -58,6 +58,7 @@ SUP_EW_INLINE void un_fwd_loop(enum sup_ew_unary op, const struct un_args *u, in
 	float *restrict y = u->out;
 	const float *restrict x = u->x;
 	const float q0 = u->q0, q1 = u->q1;
+#pragma omp simd
 	for (int64_t i = lo; i < hi; i++)
 		y[i] = sup_ew_unary_f32(op, q0, q1, x[i]);
 }
@@ -68,9 +69,11 @@ SUP_EW_INLINE void un_bwd_loop(enum sup_ew_unary op, const struct un_args *u, in
 	const float *restrict x = u->x, *restrict y = u->y, *restrict g = u->g;
 	const float q0 = u->q0, q1 = u->q1;
 	if (u->acc) {
+#pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
 			dx[i] += g[i] * sup_ew_unary_d_f32(op, q0, q1, x[i], y[i]);
 	} else {
+#pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
 			dx[i] = g[i] * sup_ew_unary_d_f32(op, q0, q1, x[i], y[i]);
 	}
@@ -133,6 +136,7 @@ SUP_EW_INLINE void bin_fwd_loop(enum sup_ew_binary op, const struct bin_args *u,
 {
 	float *restrict z = u->out;
 	const float *restrict a = u->a, *restrict b = u->b;
+#pragma omp simd
 	for (int64_t i = lo; i < hi; i++)
 		z[i] = sup_ew_binary_f32(op, a[i], b[i]);
 }
@@ -142,15 +146,19 @@ SUP_EW_INLINE void bin_bwd_loop(enum sup_ew_binary op, const struct bin_args *u,
 	float *restrict d = u->out;
 	const float *restrict a = u->a, *restrict b = u->b, *restrict z = u->z, *restrict g = u->g;
 	if (u->wrt_b && u->acc) {
+#pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
 			d[i] += g[i] * sup_ew_binary_db_f32(op, a[i], b[i], z[i]);
 	} else if (u->wrt_b) {
+#pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
 			d[i] = g[i] * sup_ew_binary_db_f32(op, a[i], b[i], z[i]);
 	} else if (u->acc) {
+#pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
 			d[i] += g[i] * sup_ew_binary_da_f32(op, a[i], b[i], z[i]);
 	} else {
+#pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
 			d[i] = g[i] * sup_ew_binary_da_f32(op, a[i], b[i], z[i]);
 	}
