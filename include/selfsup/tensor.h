@@ -37,6 +37,10 @@ struct sup_tensor {
 	 * tensor. Parameters point it into their model's gradient block. */
 	void *grad;
 	bool requires_grad;
+	/* The grad buffer was just allocated and holds garbage: the first backward contribution
+	 * may store instead of add (src/ops/op_internal.h, sup_grad_buf_acc). False whenever grad
+	 * was set from outside (parameters), so those always accumulate. */
+	bool grad_fresh;
 	struct sup_node *node; /* the op that produced it; NULL for leaves and untracked results */
 };
 

@@ -180,10 +180,12 @@ void sup_ref_unary_grad_f32(enum sup_ew_unary op, double p0, double p1, float *d
 			    const float *y, int ndim, const int64_t *shape, const int64_t *xs);
 void sup_ref_unary_grad_f64(enum sup_ew_unary op, double p0, double p1, double *dx, const double *g,
 			    const double *x, const double *y, int ndim, const int64_t *shape, const int64_t *xs);
-/* Contiguous f32, n elements. */
+/* Contiguous f32, n elements. The fast gradient kernels take `acc`: true adds into the
+ * gradient as the reference kernels do; false stores (the buffer is fresh, contents ignored),
+ * which gives the reference's result on a zeroed buffer without reading it. */
 void sup_cpu_unary_f32(enum sup_ew_unary op, double p0, double p1, float *y, const float *x, int64_t n);
 void sup_cpu_unary_grad_f32(enum sup_ew_unary op, double p0, double p1, float *dx, const float *g, const float *x,
-			    const float *y, int64_t n);
+			    const float *y, int64_t n, bool acc);
 
 /* ---- binary ----------------------------------------------------------------------------------- */
 
@@ -204,7 +206,7 @@ void sup_ref_binary_grad_f64(enum sup_ew_binary op, bool wrt_b, double *d, const
 /* Same shape, all contiguous, n elements. */
 void sup_cpu_binary_f32(enum sup_ew_binary op, float *z, const float *a, const float *b, int64_t n);
 void sup_cpu_binary_grad_f32(enum sup_ew_binary op, bool wrt_b, float *d, const float *g, const float *a,
-			     const float *b, const float *z, int64_t n);
+			     const float *b, const float *z, int64_t n, bool acc);
 
 /* The channel pattern: one operand is full [outer, C, inner] (contiguous, the output's shape),
  * the other a contiguous vector of C elements broadcast over outer and inner: [N, C] + [C],
@@ -218,7 +220,7 @@ void sup_cpu_binary_chan_f32(enum sup_ew_binary op, const struct sup_ew_chan *ch
 /* Gradient w.r.t. a (wrt_b false) or b. For the vector operand d[c] += sum over outer, inner of
  * g * partial, each d[c] summed in row-major order by one thread (reproducible). */
 void sup_cpu_binary_chan_grad_f32(enum sup_ew_binary op, const struct sup_ew_chan *ch, bool wrt_b, float *d,
-				  const float *g, const float *a, const float *b, const float *z);
+				  const float *g, const float *a, const float *b, const float *z, bool acc);
 
 /* ---- where ------------------------------------------------------------------------------------ */
 
@@ -249,7 +251,7 @@ void sup_ref_prelu_grad_f32(float *dx, float *dw, const float *g, const float *x
 void sup_ref_prelu_grad_f64(double *dx, double *dw, const double *g, const double *x, const double *w,
 			    bool shared, int64_t outer, int64_t C, int64_t inner);
 void sup_cpu_prelu_grad_f32(float *dx, float *dw, const float *g, const float *x, const float *w, bool shared,
-			    int64_t outer, int64_t C, int64_t inner);
+			    int64_t outer, int64_t C, int64_t inner, bool acc_dx);
 
 /* ---- dropout ---------------------------------------------------------------------------------- */
 

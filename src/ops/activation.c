@@ -30,12 +30,14 @@ static struct prelu_shape prelu_shape_of(const sup_t *x, const sup_t *w)
 static void prelu_backward(struct sup_ctx *c, struct sup_node *n)
 {
 	sup_t *x = n->in[0], *w = n->in[1];
-	void *dx = sup_grad_buf(c, x), *dw = sup_grad_buf(c, w);
+	const bool fast = sup_use_fast(c, x->dtype);
+	bool acc = true; /* the fast kernel writes all of dx, so a fresh dx is stored, not zeroed */
+	void *dx = fast ? sup_grad_buf_acc(c, x, &acc) : sup_grad_buf(c, x), *dw = sup_grad_buf(c, w);
 	if (!dx && !dw)
 		return;
 	const struct prelu_shape s = prelu_shape_of(x, w);
-	if (sup_use_fast(c, x->dtype))
-		sup_cpu_prelu_grad_f32(dx, dw, n->out->grad, x->data, w->data, s.shared, s.outer, s.C, s.inner);
+	if (fast)
+		sup_cpu_prelu_grad_f32(dx, dw, n->out->grad, x->data, w->data, s.shared, s.outer, s.C, s.inner, acc);
 	else if (x->dtype == SUP_F32)
 		sup_ref_prelu_grad_f32(dx, dw, n->out->grad, x->data, w->data, s.shared, s.outer, s.C, s.inner);
 	else

@@ -116,8 +116,28 @@ void *sup_grad_buf(struct sup_ctx *c, sup_t *t)
 {
 	if (!t || !t->requires_grad)
 		return NULL;
-	if (!t->grad)
-		t->grad = sup_ctx_calloc(c, sup_tensor_nbytes(t));
+	if (!t->grad) {
+		t->grad = sup_ctx_alloc(c, sup_tensor_nbytes(t));
+		t->grad_fresh = t->grad != NULL;
+	}
+	if (t->grad_fresh) {
+		memset(t->grad, 0, sup_tensor_nbytes(t));
+		t->grad_fresh = false;
+	}
+	return t->grad;
+}
+
+void *sup_grad_buf_acc(struct sup_ctx *c, sup_t *t, bool *acc)
+{
+	*acc = true;
+	if (!t || !t->requires_grad)
+		return NULL;
+	if (!t->grad) {
+		t->grad = sup_ctx_alloc(c, sup_tensor_nbytes(t));
+		t->grad_fresh = t->grad != NULL;
+	}
+	*acc = !t->grad_fresh;
+	t->grad_fresh = false;
 	return t->grad;
 }
 
@@ -128,6 +148,7 @@ sup_t *sup_view_of(struct sup_ctx *c, const sup_t *a)
 		return NULL;
 	*v = *a;
 	v->grad = NULL;
+	v->grad_fresh = false;
 	v->requires_grad = false;
 	v->node = NULL;
 	return v;

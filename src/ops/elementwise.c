@@ -170,22 +170,34 @@ static void binary_forward(struct sup_ctx *c, enum sup_ew_binary op, sup_t *out,
 		sup_ref_binary_f64(op, out->data, a->data, p.st[0], b->data, p.st[1], p.ndim, p.shape);
 }
 
-/* Accumulates the gradient of input a (wrt_b false) or b into d. */
-static void binary_grad_one(struct sup_ctx *c, enum sup_ew_binary op, bool wrt_b, void *d, const sup_t *out,
-			    const sup_t *a, const sup_t *b)
+/* Accumulates the gradient of input a (wrt_b false) or b into its gradient buffer. The fast
+ * kernels write every element of it, so they take the buffer with sup_grad_buf_acc (a fresh
+ * one is stored, not zeroed and added); a == b works: a's pass completes before b's. */
+static void binary_grad_one(struct sup_ctx *c, enum sup_ew_binary op, bool wrt_b, const sup_t *out, sup_t *a,
+			    sup_t *b)
 {
+	sup_t *t = wrt_b ? b : a;
 	struct sup_ew_chan ch;
+	bool acc;
 	if (sup_use_fast(c, out->dtype)) {
 		if (same_contiguous(out, a) && same_contiguous(out, b)) {
-			sup_cpu_binary_grad_f32(op, wrt_b, d, out->grad, a->data, b->data, out->data,
-						sup_tensor_numel(out));
+			void *d = sup_grad_buf_acc(c, t, &acc);
+			if (d)
+				sup_cpu_binary_grad_f32(op, wrt_b, d, out->grad, a->data, b->data, out->data,
+							sup_tensor_numel(out), acc);
 			return;
 		}
 		if (chan_plan(out, a, b, &ch)) {
-			sup_cpu_binary_chan_grad_f32(op, &ch, wrt_b, d, out->grad, a->data, b->data, out->data);
+			void *d = sup_grad_buf_acc(c, t, &acc);
+			if (d)
+				sup_cpu_binary_chan_grad_f32(op, &ch, wrt_b, d, out->grad, a->data, b->data, out->data,
+							     acc);
 			return;
 		}
 	}
+	void *d = sup_grad_buf(c, t);
+	if (!d)
+		return;
 	struct ew_plan p;
 	plan_init(&p, out);
 	plan_add(&p, a, false);
@@ -204,12 +216,10 @@ static void binary_backward(struct sup_ctx *c, struct sup_node *n)
 {
 	const enum sup_ew_binary op = (enum sup_ew_binary)n->iarg[0];
 	sup_t *a = n->in[0], *b = n->in[1];
-	void *da = sup_grad_buf(c, a);
-	if (da)
-		binary_grad_one(c, op, false, da, n->out, a, b);
-	void *db = sup_grad_buf(c, b);
-	if (db)
-		binary_grad_one(c, op, true, db, n->out, a, b);
+	if (a->requires_grad)
+		binary_grad_one(c, op, false, n->out, a, b);
+	if (b->requires_grad)
+		binary_grad_one(c, op, true, n->out, a, b);
 }
 
 const struct sup_op_def sup_opdef_add = { "add", binary_backward };
@@ -338,15 +348,20 @@ sup_t *sup_where(struct sup_ctx *c, sup_t *cond, sup_t *a, sup_t *b)
 static void unary_backward(struct sup_ctx *c, struct sup_node *n)
 {
 	sup_t *a = n->in[0], *out = n->out;
-	void *dx = sup_grad_buf(c, a);
-	if (!dx)
+	if (!a->requires_grad)
 		return;
 	const enum sup_ew_unary op = (enum sup_ew_unary)n->iarg[0];
 	const double p0 = n->farg[0], p1 = n->farg[1];
 	if (sup_use_fast(c, a->dtype) && sup_tensor_is_contiguous(a)) {
-		sup_cpu_unary_grad_f32(op, p0, p1, dx, out->grad, a->data, out->data, sup_tensor_numel(a));
+		bool acc;
+		void *dx = sup_grad_buf_acc(c, a, &acc);
+		if (dx)
+			sup_cpu_unary_grad_f32(op, p0, p1, dx, out->grad, a->data, out->data, sup_tensor_numel(a), acc);
 		return;
 	}
+	void *dx = sup_grad_buf(c, a);
+	if (!dx)
+		return;
 	struct ew_plan p;
 	plan_init(&p, out);
 	plan_add(&p, a, false);

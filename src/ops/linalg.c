@@ -36,7 +36,14 @@ static void matmul_backward(struct sup_ctx *c, struct sup_node *n)
 	const bool fast = sup_use_fast(c, dt);
 	const int64_t M = p->M, N = p->N, K = p->K;
 	const int64_t lda = p->ta ? M : K, ldb = p->tb ? K : N;
-	char *ga = sup_grad_buf(c, a), *gb = sup_grad_buf(c, b);
+	/* An operand that is not broadcast over the batch has one disjoint block per GEMM, so a
+	 * fresh gradient buffer is written whole by beta = 0 GEMMs; a broadcast one (blocks
+	 * revisited) is zeroed and accumulated. ga's GEMM of batch i runs before gb's, so a == b
+	 * (u u^T) stores then adds. */
+	bool acc_a = true, acc_b = true;
+	char *ga = sup_tensor_numel(a) == p->nb * M * K ? sup_grad_buf_acc(c, a, &acc_a) : sup_grad_buf(c, a);
+	char *gb = sup_tensor_numel(b) == p->nb * K * N ? sup_grad_buf_acc(c, b, &acc_b) : sup_grad_buf(c, b);
+	const double beta_a = acc_a ? 1.0 : 0.0, beta_b = acc_b ? 1.0 : 0.0;
 	const char *G = n->out->grad, *A = a->data, *B = b->data;
 	for (int64_t i = 0; i < p->nb; i++) {
 		const char *g = G + (size_t)(i * M * N) * es;
@@ -44,16 +51,16 @@ static void matmul_backward(struct sup_ctx *c, struct sup_node *n)
 		if (ga) {
 			char *d = ga + (size_t)p->off_a[i] * es;
 			if (!p->ta)
-				gemm(fast, dt, false, !p->tb, M, K, N, g, N, bi, ldb, 1.0, d, K);
+				gemm(fast, dt, false, !p->tb, M, K, N, g, N, bi, ldb, beta_a, d, K);
 			else
-				gemm(fast, dt, p->tb, true, K, M, N, bi, ldb, g, N, 1.0, d, M);
+				gemm(fast, dt, p->tb, true, K, M, N, bi, ldb, g, N, beta_a, d, M);
 		}
 		if (gb) {
 			char *d = gb + (size_t)p->off_b[i] * es;
 			if (!p->tb)
-				gemm(fast, dt, !p->ta, false, K, N, M, ai, lda, g, N, 1.0, d, N);
+				gemm(fast, dt, !p->ta, false, K, N, M, ai, lda, g, N, beta_b, d, N);
 			else
-				gemm(fast, dt, true, p->ta, N, K, M, g, N, ai, lda, 1.0, d, K);
+				gemm(fast, dt, true, p->ta, N, K, M, g, N, ai, lda, beta_b, d, K);
 		}
 	}
 }

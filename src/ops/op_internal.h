@@ -5,7 +5,8 @@
  *   2. allocate the output in the arena and run the kernel (reference or fast, by backend/dtype);
  *   3. sup_record() the node with the attributes backward needs;
  *   4. backward: grad_out = n->out->grad (contiguous); for each input that requires grad,
- *      g = sup_grad_buf(c, in) and *accumulate* (+=) into it. */
+ *      g = sup_grad_buf(c, in) and *accumulate* (+=) into it (or sup_grad_buf_acc, and store
+ *      when told to, when the kernel writes every element). */
 #ifndef SELFSUP_OP_INTERNAL_H
 #define SELFSUP_OP_INTERNAL_H
 
@@ -57,9 +58,20 @@ bool sup_needs_grad(const struct sup_ctx *c, int n, sup_t *const *in);
 struct sup_node *sup_record(struct sup_ctx *c, const struct sup_op_def *op, sup_t *out, int n,
 			    sup_t *const *in);
 
-/* The gradient buffer of t (contiguous, t's dtype and shape), allocated zeroed in the arena on
- * first use; NULL when t does not require grad (or on out-of-memory, recorded). */
+/* The gradient buffer of t (contiguous, t's dtype and shape), zeroed on first use, for
+ * backward code that accumulates (+=); NULL when t does not require grad (or on out-of-memory,
+ * recorded).
+ *
+ * Gradient buffers are allocated uninitialised (t->grad_fresh): zeroing every intermediate's
+ * gradient and then adding into it costs a write and a read of each buffer that the first
+ * contribution does not need. Backward code that writes *every* element of the buffer can call
+ * sup_grad_buf_acc instead: *acc tells whether to accumulate (the buffer holds a gradient
+ * already) or to store (the first contribution: the caller must then overwrite all of it).
+ * Either call ends the fresh state, so a tensor appearing twice among an op's inputs gets
+ * store for the first call and accumulate for the second, provided the first write finishes
+ * (per element) before the second adds. */
 void *sup_grad_buf(struct sup_ctx *c, sup_t *t);
+void *sup_grad_buf_acc(struct sup_ctx *c, sup_t *t, bool *acc);
 
 /* Backend choice for a float op: the fast CPU kernels only for f32 on SUP_BACKEND_CPU. */
 static inline bool sup_use_fast(const struct sup_ctx *c, enum sup_dtype dt)

@@ -22,7 +22,8 @@ static void spmm_run(const struct sup_ctx *c, enum sup_dtype dt, void *out, cons
 static void spmm_backward(struct sup_ctx *c, struct sup_node *n)
 {
 	sup_t *x = n->in[0];
-	void *gx = sup_grad_buf(c, x);
+	bool acc; /* the kernel writes every row of gx: a fresh buffer is stored (acc false) */
+	void *gx = sup_grad_buf_acc(c, x, &acc);
 	if (!gx)
 		return;
 	const struct sup_csr *a = n->saved;
@@ -35,7 +36,7 @@ static void spmm_backward(struct sup_ctx *c, struct sup_node *n)
 		return;
 	sup_csr_transpose(t_indptr, t_indices, t_values, cursor, a->indptr, a->indices, a->values, a->rows, a->cols,
 			  es);
-	spmm_run(c, x->dtype, gx, t_indptr, t_indices, t_values, a->cols, n->out->grad, x->shape[1], true);
+	spmm_run(c, x->dtype, gx, t_indptr, t_indices, t_values, a->cols, n->out->grad, x->shape[1], acc);
 }
 
 const struct sup_op_def sup_opdef_spmm = { "spmm", spmm_backward };

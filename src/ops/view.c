@@ -8,16 +8,35 @@
 
 #include <string.h>
 
+/* Every view except a slice covers all of its input, one view element per input element. When
+ * the input has no gradient yet, its gradient is the view's gradient rearranged: an identity
+ * map (reshape, contiguous of a contiguous tensor) adopts the view's buffer (the tape runs in
+ * reverse, so no later backward step reads the view's gradient again; the two alias from here
+ * on), any other bijection copies into a fresh buffer instead of zeroing and adding. */
 static void view_backward(struct sup_ctx *c, struct sup_node *n)
 {
 	sup_t *in = n->in[0], *out = n->out;
-	void *g = sup_grad_buf(c, in);
-	if (!g)
+	if (!in->requires_grad)
 		return;
 	int64_t cs[SUP_MAX_DIMS];
 	sup_contiguous_strides(out->ndim, out->shape, cs);
 	const int64_t off = n->iarg[0], *gstride = &n->iarg[1];
-	if (in->dtype == SUP_F32)
+	const bool whole = sup_tensor_numel(out) == sup_tensor_numel(in) && off == 0;
+	bool identity = whole;
+	for (int i = 0; i < out->ndim && identity; i++)
+		identity = out->shape[i] == 1 || gstride[i] == cs[i];
+	if (identity && !in->grad) {
+		in->grad = out->grad;
+		in->grad_fresh = false;
+		return;
+	}
+	bool acc = true;
+	void *g = whole ? sup_grad_buf_acc(c, in, &acc) : sup_grad_buf(c, in);
+	if (!g)
+		return;
+	if (!acc)
+		sup_strided_copy(g, gstride, out->grad, cs, out->ndim, out->shape, sup_dtype_size(in->dtype));
+	else if (in->dtype == SUP_F32)
 		sup_strided_add_f32((float *)g + off, gstride, out->grad, cs, out->ndim, out->shape);
 	else
 		sup_strided_add_f64((double *)g + off, gstride, out->grad, cs, out->ndim, out->shape);

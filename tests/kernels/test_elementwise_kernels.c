@@ -7,6 +7,7 @@
 #include "kernels/elementwise.h"
 
 #include <omp.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,21 @@ static bool needs_positive(enum sup_ew_unary op)
 	return op == SUP_EW_LOG || op == SUP_EW_SQRT || op == SUP_EW_RSQRT || op == SUP_EW_POW_SCALAR;
 }
 
+/* A fresh gradient buffer for the store mode (acc false): NaN everywhere, so any element the
+ * kernel reads instead of overwriting shows up. */
+static float *garbage_f32(int64_t n)
+{
+	float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+	for (int64_t i = 0; i < n; i++)
+		p[i] = NAN;
+	return p;
+}
+
+static float *zeros_f32(int64_t n)
+{
+	return calloc((size_t)(n ? n : 1), sizeof(float));
+}
+
 static void test_unary(struct sup_rng *r)
 {
 	for (int s = 0; s < N_SIZES; s++) {
@@ -70,9 +86,13 @@ static void test_unary(struct sup_rng *r)
 			sup_cpu_unary_f32(op, p0, p1, y1, x, n);
 			TU_CHECK_MSG(rel_diff(y1, y0, n) <= TOL, "unary op %d n %lld: %g", op, (long long)n, rel_diff(y1, y0, n));
 			sup_ref_unary_grad_f32(op, p0, p1, d0, g, x, y0, 1, &n, &one);
-			sup_cpu_unary_grad_f32(op, p0, p1, d1, g, x, y0, n);
+			sup_cpu_unary_grad_f32(op, p0, p1, d1, g, x, y0, n, true);
 			TU_CHECK_MSG(rel_diff(d1, d0, n) <= TOL, "unary grad op %d n %lld", op, (long long)n);
-			free(x), free(y0), free(y1), free(g), free(d0), free(d1);
+			float *s0 = zeros_f32(n), *s1 = garbage_f32(n); /* store mode == ref on zeros */
+			sup_ref_unary_grad_f32(op, p0, p1, s0, g, x, y0, 1, &n, &one);
+			sup_cpu_unary_grad_f32(op, p0, p1, s1, g, x, y0, n, false);
+			TU_CHECK_MSG(rel_diff(s1, s0, n) <= TOL, "unary grad store op %d n %lld", op, (long long)n);
+			free(x), free(y0), free(y1), free(g), free(d0), free(d1), free(s0), free(s1);
 		}
 	}
 }
@@ -93,9 +113,14 @@ static void test_binary(struct sup_rng *r)
 			for (int w = 0; w < 2; w++) {
 				float *d0 = rand_f32(r, n, -1, 1), *d1 = copy_f32(d0, n);
 				sup_ref_binary_grad_f32(op, w, d0, &one, g, a, &one, b, &one, z0, 1, &n);
-				sup_cpu_binary_grad_f32(op, w, d1, g, a, b, z0, n);
+				sup_cpu_binary_grad_f32(op, w, d1, g, a, b, z0, n, true);
 				TU_CHECK_MSG(rel_diff(d1, d0, n) <= TOL, "binary grad op %d wrt %d n %lld", op, w, (long long)n);
-				free(d0), free(d1);
+				float *s0 = zeros_f32(n), *s1 = garbage_f32(n);
+				sup_ref_binary_grad_f32(op, w, s0, &one, g, a, &one, b, &one, z0, 1, &n);
+				sup_cpu_binary_grad_f32(op, w, s1, g, a, b, z0, n, false);
+				TU_CHECK_MSG(rel_diff(s1, s0, n) <= TOL, "binary grad store op %d wrt %d n %lld", op, w,
+					     (long long)n);
+				free(d0), free(d1), free(s0), free(s1);
 			}
 			free(a), free(b), free(z0), free(z1), free(g);
 		}
@@ -129,11 +154,16 @@ static void chan_case(struct sup_rng *r, const int64_t *oci, int op, bool vec_a)
 		const int64_t m = is_vec ? C : n;
 		float *d0 = rand_f32(r, m, -1, 1), *d1 = copy_f32(d0, m);
 		sup_ref_binary_grad_f32(op, w, d0, is_vec ? vec_st : full_st, g, a, as, b, bs, z0, 3, shape);
-		sup_cpu_binary_chan_grad_f32(op, &ch, w, d1, g, a, b, z0);
+		sup_cpu_binary_chan_grad_f32(op, &ch, w, d1, g, a, b, z0, true);
 		/* sums of up to 40000 terms: same order, but allow for contraction into FMA */
 		TU_CHECK_MSG(rel_diff(d1, d0, m) <= (is_vec ? 1e-5 : TOL), "chan grad op %d wrt %d [%lld,%lld,%lld] vec_a %d: %g",
 			     op, w, (long long)oci[0], (long long)oci[1], (long long)oci[2], vec_a, rel_diff(d1, d0, m));
-		free(d0), free(d1);
+		float *s0 = zeros_f32(m), *s1 = garbage_f32(m);
+		sup_ref_binary_grad_f32(op, w, s0, is_vec ? vec_st : full_st, g, a, as, b, bs, z0, 3, shape);
+		sup_cpu_binary_chan_grad_f32(op, &ch, w, s1, g, a, b, z0, false);
+		TU_CHECK_MSG(rel_diff(s1, s0, m) <= (is_vec ? 1e-5 : TOL), "chan grad store op %d wrt %d [%lld,%lld,%lld]",
+			     op, w, (long long)oci[0], (long long)oci[1], (long long)oci[2]);
+		free(d0), free(d1), free(s0), free(s1);
 	}
 	free(full), free(v), free(z0), free(z1), free(g);
 }
@@ -156,9 +186,9 @@ static void test_thread_invariance(struct sup_rng *r)
 	float d1[17] = { 0 }, d4[17] = { 0 };
 	const int keep = omp_get_max_threads();
 	omp_set_num_threads(1);
-	sup_cpu_binary_chan_grad_f32(SUP_EW_MUL, &ch, true, d1, g, a, b, z);
+	sup_cpu_binary_chan_grad_f32(SUP_EW_MUL, &ch, true, d1, g, a, b, z, true);
 	omp_set_num_threads(4);
-	sup_cpu_binary_chan_grad_f32(SUP_EW_MUL, &ch, true, d4, g, a, b, z);
+	sup_cpu_binary_chan_grad_f32(SUP_EW_MUL, &ch, true, d4, g, a, b, z, true);
 	omp_set_num_threads(keep);
 	TU_CHECK(memcmp(d1, d4, sizeof d1) == 0);
 	free(a), free(b), free(g), free(z);
@@ -180,8 +210,14 @@ static void test_prelu(struct sup_rng *r)
 			sup_cpu_prelu_f32(y1, x, w, shared, outer, C, inner);
 			TU_CHECK(rel_diff(y1, y0, n) <= TOL);
 			sup_ref_prelu_grad_f32(dx0, dw0, g, x, w, shared, outer, C, inner);
-			sup_cpu_prelu_grad_f32(dx1, dw1, g, x, w, shared, outer, C, inner);
+			sup_cpu_prelu_grad_f32(dx1, dw1, g, x, w, shared, outer, C, inner, true);
 			TU_CHECK(rel_diff(dx1, dx0, n) <= TOL);
+			float *s0 = zeros_f32(n), *s1 = garbage_f32(n);
+			sup_ref_prelu_grad_f32(s0, NULL, g, x, w, shared, outer, C, inner);
+			sup_cpu_prelu_grad_f32(s1, NULL, g, x, w, shared, outer, C, inner, false);
+			TU_CHECK_MSG(rel_diff(s1, s0, n) <= TOL, "prelu dx store [%lld,%lld,%lld]", (long long)outer,
+				     (long long)C, (long long)inner);
+			free(s0), free(s1);
 			TU_CHECK_MSG(rel_diff(dw1, dw0, C) <= 1e-5, "prelu dw [%lld,%lld,%lld]", (long long)outer,
 				     (long long)C, (long long)inner);
 			free(x), free(w), free(g), free(y0), free(y1), free(dx0), free(dx1), free(dw0), free(dw1);

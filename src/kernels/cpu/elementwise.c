@@ -6,6 +6,12 @@
  * elements) stay on the calling thread. Sums (the gradient of a broadcast vector, PReLU's
  * slope) are split by output element and summed in row-major order, exactly as the reference
  * kernels do, so results do not depend on the thread count. */
+/* No FP exception is ever inspected, so the compiler may if-convert selects such as PReLU's
+ * (x > 0 ? x : w x) into vector blends; values are unchanged (IEEE results, no fast-math). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include "kernels/elementwise.h"
 
 #include "selfsup/base.h"
@@ -41,6 +47,7 @@ static void par_for(int64_t n, bool par, void (*fn)(const void *arg, int64_t lo,
 
 struct un_args {
 	enum sup_ew_unary op;
+	bool acc; /* backward: add into dx (true) or store (a fresh buffer) */
 	float q0, q1;
 	float *out; /* y (forward) or dx (backward) */
 	const float *x, *y, *g;
@@ -51,6 +58,7 @@ SUP_EW_INLINE void un_fwd_loop(enum sup_ew_unary op, const struct un_args *u, in
 	float *restrict y = u->out;
 	const float *restrict x = u->x;
 	const float q0 = u->q0, q1 = u->q1;
+#pragma omp simd
 	for (int64_t i = lo; i < hi; i++)
 		y[i] = sup_ew_unary_f32(op, q0, q1, x[i]);
 }
@@ -60,8 +68,15 @@ SUP_EW_INLINE void un_bwd_loop(enum sup_ew_unary op, const struct un_args *u, in
 	float *restrict dx = u->out;
 	const float *restrict x = u->x, *restrict y = u->y, *restrict g = u->g;
 	const float q0 = u->q0, q1 = u->q1;
-	for (int64_t i = lo; i < hi; i++)
-		dx[i] += g[i] * sup_ew_unary_d_f32(op, q0, q1, x[i], y[i]);
+	if (u->acc) {
+#pragma omp simd
+		for (int64_t i = lo; i < hi; i++)
+			dx[i] += g[i] * sup_ew_unary_d_f32(op, q0, q1, x[i], y[i]);
+	} else {
+#pragma omp simd
+		for (int64_t i = lo; i < hi; i++)
+			dx[i] = g[i] * sup_ew_unary_d_f32(op, q0, q1, x[i], y[i]);
+	}
 }
 
 static void un_fwd_range(const void *arg, int64_t lo, int64_t hi)
@@ -96,14 +111,14 @@ static void un_bwd_range(const void *arg, int64_t lo, int64_t hi)
 
 void sup_cpu_unary_f32(enum sup_ew_unary op, double p0, double p1, float *y, const float *x, int64_t n)
 {
-	const struct un_args u = { op, (float)p0, (float)p1, y, x, NULL, NULL };
+	const struct un_args u = { op, false, (float)p0, (float)p1, y, x, NULL, NULL };
 	par_for(n, n >= PAR_MIN, un_fwd_range, &u);
 }
 
 void sup_cpu_unary_grad_f32(enum sup_ew_unary op, double p0, double p1, float *dx, const float *g, const float *x,
-			    const float *y, int64_t n)
+			    const float *y, int64_t n, bool acc)
 {
-	const struct un_args u = { op, (float)p0, (float)p1, dx, x, y, g };
+	const struct un_args u = { op, acc, (float)p0, (float)p1, dx, x, y, g };
 	par_for(n, n >= PAR_MIN, un_bwd_range, &u);
 }
 
@@ -111,7 +126,7 @@ void sup_cpu_unary_grad_f32(enum sup_ew_unary op, double p0, double p1, float *d
 
 struct bin_args {
 	enum sup_ew_binary op;
-	bool wrt_b;
+	bool wrt_b, acc; /* acc: backward adds into d (true) or stores (a fresh buffer) */
 	float *out; /* z (forward) or d (backward) */
 	const float *a, *b, *z, *g;
 	const struct sup_ew_chan *ch;
@@ -121,6 +136,7 @@ SUP_EW_INLINE void bin_fwd_loop(enum sup_ew_binary op, const struct bin_args *u,
 {
 	float *restrict z = u->out;
 	const float *restrict a = u->a, *restrict b = u->b;
+#pragma omp simd
 	for (int64_t i = lo; i < hi; i++)
 		z[i] = sup_ew_binary_f32(op, a[i], b[i]);
 }
@@ -129,12 +145,23 @@ SUP_EW_INLINE void bin_bwd_loop(enum sup_ew_binary op, const struct bin_args *u,
 {
 	float *restrict d = u->out;
 	const float *restrict a = u->a, *restrict b = u->b, *restrict z = u->z, *restrict g = u->g;
-	if (u->wrt_b)
+	if (u->wrt_b && u->acc) {
+#pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
 			d[i] += g[i] * sup_ew_binary_db_f32(op, a[i], b[i], z[i]);
-	else
+	} else if (u->wrt_b) {
+#pragma omp simd
+		for (int64_t i = lo; i < hi; i++)
+			d[i] = g[i] * sup_ew_binary_db_f32(op, a[i], b[i], z[i]);
+	} else if (u->acc) {
+#pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
 			d[i] += g[i] * sup_ew_binary_da_f32(op, a[i], b[i], z[i]);
+	} else {
+#pragma omp simd
+		for (int64_t i = lo; i < hi; i++)
+			d[i] = g[i] * sup_ew_binary_da_f32(op, a[i], b[i], z[i]);
+	}
 }
 
 #define BIN_RANGE(name, loop)                                   \
@@ -166,9 +193,9 @@ void sup_cpu_binary_f32(enum sup_ew_binary op, float *z, const float *a, const f
 }
 
 void sup_cpu_binary_grad_f32(enum sup_ew_binary op, bool wrt_b, float *d, const float *g, const float *a,
-			     const float *b, const float *z, int64_t n)
+			     const float *b, const float *z, int64_t n, bool acc)
 {
-	const struct bin_args u = { .op = op, .wrt_b = wrt_b, .out = d, .a = a, .b = b, .z = z, .g = g };
+	const struct bin_args u = { .op = op, .wrt_b = wrt_b, .acc = acc, .out = d, .a = a, .b = b, .z = z, .g = g };
 	par_for(n, n >= PAR_MIN, bin_bwd_range, &u);
 }
 
@@ -209,6 +236,9 @@ SUP_EW_INLINE void chan_full_loop(enum sup_ew_binary op, bool va, const struct b
 	const bool wb = u->wrt_b;
 	float *restrict d = u->out;
 	const float *restrict a = u->a, *restrict b = u->b, *restrict z = u->z, *restrict g = u->g;
+	if (!u->acc) /* a fresh buffer: clear this chunk's rows (cache-hot), then accumulate */
+		for (int64_t k = lo * (inner == 1 ? C : inner); k < hi * (inner == 1 ? C : inner); k++)
+			d[k] = 0.0f;
 	if (inner == 1) {
 		for (int64_t o = lo; o < hi; o++)
 			for (int64_t c = 0; c < C; c++) {
@@ -232,6 +262,8 @@ SUP_EW_INLINE void chan_vec_loop(enum sup_ew_binary op, bool va, const struct bi
 	float *restrict d = u->out;
 	const float *restrict a = u->a, *restrict b = u->b, *restrict z = u->z, *restrict g = u->g;
 	if (inner == 1) {
+		for (int64_t c = lo; c < hi && !u->acc; c++)
+			d[c] = 0.0f;
 		for (int64_t o = 0; o < outer; o++)
 			for (int64_t c = lo; c < hi; c++) {
 				const int64_t k = o * C + c;
@@ -240,7 +272,7 @@ SUP_EW_INLINE void chan_vec_loop(enum sup_ew_binary op, bool va, const struct bi
 		return;
 	}
 	for (int64_t c = lo; c < hi; c++) {
-		float acc = d[c];
+		float acc = u->acc ? d[c] : 0.0f;
 		for (int64_t o = 0; o < outer; o++) {
 			const int64_t k0 = (o * C + c) * inner;
 			for (int64_t i = 0; i < inner; i++)
@@ -277,9 +309,9 @@ void sup_cpu_binary_chan_f32(enum sup_ew_binary op, const struct sup_ew_chan *ch
 }
 
 void sup_cpu_binary_chan_grad_f32(enum sup_ew_binary op, const struct sup_ew_chan *ch, bool wrt_b, float *d,
-				  const float *g, const float *a, const float *b, const float *z)
+				  const float *g, const float *a, const float *b, const float *z, bool acc)
 {
-	const struct bin_args u = { .op = op, .wrt_b = wrt_b, .out = d, .a = a, .b = b, .z = z, .g = g, .ch = ch };
+	const struct bin_args u = { .op = op, .wrt_b = wrt_b, .acc = acc, .out = d, .a = a, .b = b, .z = z, .g = g, .ch = ch };
 	const bool par = ch->outer * ch->C * ch->inner >= PAR_MIN;
 	if (wrt_b == ch->vec_a) /* the full operand */
 		par_for(chan_rows(ch), par, chan_full_range, &u);
@@ -289,12 +321,76 @@ void sup_cpu_binary_chan_grad_f32(enum sup_ew_binary op, const struct sup_ew_cha
 
 /* ---- PReLU ---------------------------------------------------------------------------------------- */
 
+/* With one shared slope the tensor is one flat range of n = outer * C * inner elements: the
+ * forward and dx loops run over elements (so they vectorise and split evenly across threads),
+ * and the slope gradient is one sum over fixed blocks (below). Per channel, rows of `inner`
+ * elements carry the channel r % C. */
 struct prelu_args {
 	float *y, *dx, *dw;
 	const float *x, *w, *g;
 	bool shared;
 	int64_t outer, C, inner;
+	bool acc;     /* dx: add (true) or store (a fresh buffer) */
+	double *part; /* shared dw: one partial sum per block */
+	int64_t blk, n;
 };
+
+static void prelu_fwd_flat(const void *arg, int64_t lo, int64_t hi)
+{
+	const struct prelu_args *p = arg;
+	float *restrict y = p->y;
+	const float *restrict x = p->x;
+	const float wc = p->w[0];
+#pragma omp simd
+	for (int64_t k = lo; k < hi; k++)
+	{
+		/* Both sides computed, then selected: no branch, and no conditional multiply that
+		 * -ftrapping-math would keep the vectoriser from if-converting. */
+		const float v = x[k], neg = wc * v;
+		y[k] = v > 0 ? v : neg;
+	}
+}
+
+static void prelu_dx_flat(const void *arg, int64_t lo, int64_t hi)
+{
+	const struct prelu_args *p = arg;
+	float *restrict dx = p->dx;
+	const float *restrict x = p->x, *restrict g = p->g;
+	const float wc = p->w[0];
+	if (p->acc) {
+#pragma omp simd
+		for (int64_t k = lo; k < hi; k++)
+			dx[k] += g[k] * (x[k] > 0 ? 1.0f : wc);
+	} else {
+#pragma omp simd
+		for (int64_t k = lo; k < hi; k++)
+			dx[k] = g[k] * (x[k] > 0 ? 1.0f : wc);
+	}
+}
+
+/* Partial sums of g x over x <= 0 for blocks [lo, hi) of p->blk elements, each in double with
+ * 8 lanes (vectorisable, and far more accurate than one float accumulator). */
+static void prelu_dw_blocks(const void *arg, int64_t lo, int64_t hi)
+{
+	const struct prelu_args *p = arg;
+	const float *restrict x = p->x, *restrict g = p->g;
+	for (int64_t b = lo; b < hi; b++) {
+		const int64_t k0 = b * p->blk, k1 = k0 + p->blk < p->n ? k0 + p->blk : p->n;
+		double lane[8] = { 0 };
+		int64_t k = k0;
+		for (; k + 8 <= k1; k += 8) {
+#pragma omp simd
+			for (int j = 0; j < 8; j++)
+			{
+				const double prod = (double)g[k + j] * (double)x[k + j];
+				lane[j] += x[k + j] > 0 ? 0.0 : prod;
+			}
+		}
+		for (; k < k1; k++)
+			lane[0] += x[k] > 0 ? 0.0 : (double)g[k] * (double)x[k];
+		p->part[b] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+	}
+}
 
 static void prelu_fwd_range(const void *arg, int64_t lo, int64_t hi)
 {
@@ -303,7 +399,7 @@ static void prelu_fwd_range(const void *arg, int64_t lo, int64_t hi)
 	float *restrict y = p->y;
 	const float *restrict x = p->x;
 	for (int64_t r = lo; r < hi; r++) {
-		const float wc = p->w[p->shared ? 0 : r % C];
+		const float wc = p->w[r % C];
 		for (int64_t i = 0; i < inner; i++) {
 			const float v = x[r * inner + i];
 			y[r * inner + i] = v > 0 ? v : wc * v;
@@ -318,10 +414,10 @@ static void prelu_dx_range(const void *arg, int64_t lo, int64_t hi)
 	float *restrict dx = p->dx;
 	const float *restrict x = p->x, *restrict g = p->g;
 	for (int64_t r = lo; r < hi; r++) {
-		const float wc = p->w[p->shared ? 0 : r % C];
+		const float wc = p->w[r % C];
 		for (int64_t i = 0; i < inner; i++) {
 			const int64_t k = r * inner + i;
-			dx[k] += g[k] * (x[k] > 0 ? 1.0f : wc);
+			dx[k] = (p->acc ? dx[k] : 0.0f) + g[k] * (x[k] > 0 ? 1.0f : wc);
 		}
 	}
 }
@@ -348,20 +444,39 @@ void sup_cpu_prelu_f32(float *y, const float *x, const float *w, bool shared, in
 		       int64_t inner)
 {
 	const struct prelu_args p = { .y = y, .x = x, .w = w, .shared = shared, .outer = outer, .C = C, .inner = inner };
-	par_for(outer * C, outer * C * inner >= PAR_MIN, prelu_fwd_range, &p);
+	const int64_t n = outer * C * inner;
+	if (shared)
+		par_for(n, n >= PAR_MIN, prelu_fwd_flat, &p);
+	else
+		par_for(outer * C, n >= PAR_MIN, prelu_fwd_range, &p);
 }
 
+/* The shared slope's sum uses a block count that depends on n only (never on the thread
+ * count), so the result is reproducible across thread counts. */
+#define PRELU_DW_BLOCKS 256
+#define PRELU_DW_MIN_BLK 4096
+
 void sup_cpu_prelu_grad_f32(float *dx, float *dw, const float *g, const float *x, const float *w, bool shared,
-			    int64_t outer, int64_t C, int64_t inner)
+			    int64_t outer, int64_t C, int64_t inner, bool acc_dx)
 {
-	const struct prelu_args p = { .dx = dx, .dw = dw, .x = x, .w = w, .g = g, .shared = shared,
-				      .outer = outer, .C = C, .inner = inner };
-	const bool par = outer * C * inner >= PAR_MIN;
+	double part[PRELU_DW_BLOCKS];
+	const int64_t n = outer * C * inner;
+	int64_t nblk = (n + PRELU_DW_MIN_BLK - 1) / PRELU_DW_MIN_BLK;
+	nblk = nblk < 1 ? 1 : nblk > PRELU_DW_BLOCKS ? PRELU_DW_BLOCKS : nblk;
+	const struct prelu_args p = { .dx = dx, .dw = dw, .x = x, .w = w, .g = g, .shared = shared, .outer = outer,
+				      .C = C, .inner = inner, .acc = acc_dx, .part = part, .blk = (n + nblk - 1) / nblk, .n = n };
+	const bool par = n >= PAR_MIN;
 	if (dx)
-		par_for(outer * C, par, prelu_dx_range, &p);
-	/* A shared slope (C == 1 by contract) is one sum: a single chunk keeps its order. */
-	if (dw)
+		par_for(shared ? n : outer * C, par, shared ? prelu_dx_flat : prelu_dx_range, &p);
+	if (dw && shared) {
+		par_for(nblk, par, prelu_dw_blocks, &p);
+		double acc = 0;
+		for (int64_t b = 0; b < nblk; b++)
+			acc += part[b];
+		dw[0] += (float)acc;
+	} else if (dw) {
 		par_for(C, par, prelu_dw_range, &p);
+	}
 }
 
 /* ---- dropout -------------------------------------------------------------------------------------- */

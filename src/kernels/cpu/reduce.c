@@ -9,6 +9,7 @@
 #include "kernels/reduce.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define LANES 8
@@ -230,21 +231,37 @@ void sup_cpu_var_f32(float *out, float *mean, const float *x, int64_t O, int64_t
 	}
 }
 
-/* dx[i * dsi] += term for i in [i0, i1) of one group. */
+/* dx[i * dsi] += term (acc) or = term for i in [i0, i1) of one group. */
 static void bwd_span(float *dx, int64_t dsi, float g, const float *x, int64_t si, float a, int64_t i0, int64_t i1,
-		     enum sup_reduce_bwd_kind kind, float scale)
+		     enum sup_reduce_bwd_kind kind, float scale, bool acc)
 {
 	if (kind == SUP_REDUCE_BWD_SCALE) {
 		const float v = g * scale;
 		for (int64_t i = i0; i < i1; i++)
-			dx[i * dsi] += v;
+			dx[i * dsi] = (acc ? dx[i * dsi] : 0.0f) + v;
 	} else if (kind == SUP_REDUCE_BWD_EXP) {
 		for (int64_t i = i0; i < i1; i++)
-			dx[i * dsi] += g * expf(x[i * si] - a);
+			dx[i * dsi] = (acc ? dx[i * dsi] : 0.0f) + g * expf(x[i * si] - a);
 	} else {
 		const float gs = g * scale;
 		for (int64_t i = i0; i < i1; i++)
-			dx[i * dsi] += gs * (x[i * si] - a);
+			dx[i * dsi] = (acc ? dx[i * dsi] : 0.0f) + gs * (x[i * si] - a);
+	}
+}
+
+/* The sum/mean over a leading axis ([I, O] reduced to [O]: dso == 1, groups interleaved): walk
+ * the gradient row by row (contiguous in o) instead of column by column. */
+static void bwd_scale_rows(float *dx, int64_t dsi, const float *g, int64_t O, int64_t I, float scale, bool acc)
+{
+#pragma omp parallel for schedule(static) if (O * I > GRAIN)
+	for (int64_t i = 0; i < I; i++) {
+		float *restrict row = dx + i * dsi;
+		if (acc)
+			for (int64_t o = 0; o < O; o++)
+				row[o] += g[o] * scale;
+		else
+			for (int64_t o = 0; o < O; o++)
+				row[o] = g[o] * scale;
 	}
 }
 
@@ -252,10 +269,16 @@ void sup_cpu_reduce_bwd_f32(float *dx, int64_t dso, int64_t dsi, const float *g,
 			    int64_t si, const float *aux, int64_t O, int64_t I, enum sup_reduce_bwd_kind kind,
 			    float scale)
 {
+	const bool acc = true; /* the kernel contract accumulates; bwd_span can also store */
+	if (kind == SUP_REDUCE_BWD_SCALE && dso == 1 && O > 1 && dsi >= O) {
+		bwd_scale_rows(dx, dsi, g, O, I, scale, acc);
+		return;
+	}
 	if (O >= 16 || O * I <= GRAIN) {
 #pragma omp parallel for schedule(static) if (O * I > GRAIN)
 		for (int64_t o = 0; o < O; o++)
-			bwd_span(dx + o * dso, dsi, g[o], x ? x + o * so : NULL, si, aux ? aux[o] : 0, 0, I, kind, scale);
+			bwd_span(dx + o * dso, dsi, g[o], x ? x + o * so : NULL, si, aux ? aux[o] : 0, 0, I, kind, scale,
+				 acc);
 		return;
 	}
 	/* Few long groups: split each group's elements instead (every element written once). */
@@ -263,6 +286,6 @@ void sup_cpu_reduce_bwd_f32(float *dx, int64_t dso, int64_t dsi, const float *g,
 #pragma omp parallel for schedule(static)
 		for (int64_t i0 = 0; i0 < I; i0 += BLOCK)
 			bwd_span(dx + o * dso, dsi, g[o], x ? x + o * so : NULL, si, aux ? aux[o] : 0, i0,
-				 I - i0 < BLOCK ? I : i0 + BLOCK, kind, scale);
+				 I - i0 < BLOCK ? I : i0 + BLOCK, kind, scale, acc);
 	}
 }
