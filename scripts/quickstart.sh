@@ -4,4 +4,4 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec build/selfsup demo data=fashion-mnist
+exec scripts/main-job.sh
