@@ -78,6 +78,20 @@ static struct sup_eval_set eval_set(const struct eval_job *j, int s)
 	return (struct sup_eval_set){ .x = j->x[s], .labels = j->y[s], .label_dtype = SUP_I64, .n = j->n[s], .d = j->d };
 }
 
+/* Features of both splits, encoded on first use. */
+static int train_test_features(struct eval_job *j, struct sup_eval_set *tr, struct sup_eval_set *te, char *err,
+			       size_t es)
+{
+	int code = features(j, 0, err, es);
+	if (code == CLI_OK)
+		code = features(j, 1, err, es);
+	if (code == CLI_OK) {
+		*tr = eval_set(j, 0);
+		*te = eval_set(j, 1);
+	}
+	return code;
+}
+
 /* ---- graphs: node splits by mask, link prediction on the held-out edges ---------------------- */
 
 /* The nodes of a graph's mask as an eval set (features and labels copied into x, y). An empty
@@ -200,12 +214,10 @@ static int proto_linear(struct eval_job *j, struct cli_metrics *m, char *err, si
 {
 	if (j->graph)
 		return graph_node_task(j, m, true, err, es);
-	int code = features(j, 0, err, es);
-	if (code == CLI_OK)
-		code = features(j, 1, err, es);
+	struct sup_eval_set tr, te;
+	int code = train_test_features(j, &tr, &te, err, es);
 	if (code != CLI_OK)
 		return code;
-	struct sup_eval_set tr = eval_set(j, 0), te = eval_set(j, 1);
 	struct sup_linear_probe_opts o;
 	sup_linear_probe_opts_default(&o);
 	struct sup_linear_probe_result r;
@@ -221,12 +233,10 @@ static int proto_knn(struct eval_job *j, struct cli_metrics *m, char *err, size_
 {
 	if (j->graph)
 		return graph_node_task(j, m, false, err, es);
-	int code = features(j, 0, err, es);
-	if (code == CLI_OK)
-		code = features(j, 1, err, es);
+	struct sup_eval_set tr, te;
+	int code = train_test_features(j, &tr, &te, err, es);
 	if (code != CLI_OK)
 		return code;
-	struct sup_eval_set tr = eval_set(j, 0), te = eval_set(j, 1);
 	struct sup_knn_opts o;
 	sup_knn_opts_default(&o);
 	struct sup_knn_result r;
