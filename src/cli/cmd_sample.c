@@ -43,6 +43,7 @@ int cli_cmd_sample(int argc, char **argv)
 			       "Draws n samples from a generative method's checkpoint and writes them as .npy\n"
 			       "(language models: printed as text; .npy only with out=). KEY=VALUE overrides\n"
 			       "the method's config, e.g. sample.temperature=0.7 sample.top_k=20.\n");
+			free(over);
 			return CLI_OK;
 		} else if (strcmp(s, "--json") == 0) {
 			json = true;
@@ -50,12 +51,16 @@ int cli_cmd_sample(int argc, char **argv)
 			ckpt = s;
 		} else if (eq && strncmp(s, "n=", 2) == 0) {
 			n = strtoll(eq + 1, &end, 10);
-			if (*end || n < 1)
+			if (*end || n < 1) {
+				free(over);
 				return cli_fail(CLI_USAGE, "sample", "n expects a positive integer, got '%s'", eq + 1);
+			}
 		} else if (eq && strncmp(s, "seed=", 5) == 0) {
 			seed = strtoll(eq + 1, &end, 10);
-			if (*end || eq[1] == 0)
+			if (*end || eq[1] == 0) {
+				free(over);
 				return cli_fail(CLI_USAGE, "sample", "seed expects an integer, got '%s'", eq + 1);
+			}
 		} else if (eq && strncmp(s, "prompt=", 7) == 0) {
 			prompt = eq + 1;
 		} else if (eq && strncmp(s, "out=", 4) == 0) {
