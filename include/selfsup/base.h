@@ -111,6 +111,35 @@ struct sup_arena_mark {
 struct sup_arena_mark sup_arena_mark(const struct sup_arena *a);
 void sup_arena_rewind(struct sup_arena *a, struct sup_arena_mark m);
 
+/* ---- pool ---------------------------------------------------------------------------------- */
+
+#define SUP_POOL_ALIGN 64
+
+struct sup_pool_chunk;
+
+/* A step allocator whose blocks can be freed one by one (best fit, neighbours coalesce), for
+ * buffers that die during the step: gradients of intermediate tensors are freed as soon as
+ * backward has consumed them, so a step needs only the gradients alive at the same time
+ * rather than all of them. reset() frees every block; when the step needed more than one
+ * chunk, reset() merges them into one, so that steady-state steps (the same requests in the
+ * same order) never call the allocator. */
+struct sup_pool {
+	struct sup_allocator alloc;
+	struct sup_pool_chunk *chunks; /* newest first */
+	size_t capacity;               /* bytes in all chunks */
+	size_t used;                   /* bytes in blocks in use (headers and padding included) */
+	size_t high_water;             /* max of `used` over the pool's life */
+	size_t n_chunk_allocs;         /* calls made to the allocator (tests count these) */
+};
+
+void sup_pool_init(struct sup_pool *p, struct sup_allocator alloc);
+void sup_pool_deinit(struct sup_pool *p);
+/* 64-byte aligned, uninitialised; NULL when out of memory. size 0 gives a valid pointer. */
+void *sup_pool_alloc(struct sup_pool *p, size_t size);
+/* ptr from sup_pool_alloc of this pool since the last reset, or NULL (ignored). */
+void sup_pool_free(struct sup_pool *p, void *ptr);
+void sup_pool_reset(struct sup_pool *p);
+
 /* ---- counter-based RNG (Philox4x32-10, Salmon et al., SC'11) ------------------------------- */
 
 /* The generator is a pure function of (key, counter): a stream is identified by a 64-bit key

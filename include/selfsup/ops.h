@@ -109,6 +109,11 @@ sup_t *sup_var(struct sup_ctx *c, sup_t *a, const int *axes, int n_axes, int cor
  * every batch of a). Output [..., M, N]. */
 sup_t *sup_matmul(struct sup_ctx *c, sup_t *a, sup_t *b, bool trans_a, bool trans_b);
 
+/* x @ w^T + b (PyTorch's F.linear) in one op: x: [..., K], w: [N, K], b: [N] or NULL; output
+ * [..., N]. The same values as matmul + add (the bias is added to the finished product), but
+ * one output tensor instead of two: the product before the bias is never kept. */
+sup_t *sup_linear(struct sup_ctx *c, sup_t *x, sup_t *w, sup_t *b);
+
 /* CSR sparse matrix (not differentiable itself): rows x cols, indptr[rows + 1] (i64),
  * indices[nnz] (i32, < cols), values[nnz] in the dtype of the dense operand. Owned by the caller;
  * must outlive the step's backward. */

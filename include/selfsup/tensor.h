@@ -41,6 +41,9 @@ struct sup_tensor {
 	 * may store instead of add (src/ops/op_internal.h, sup_grad_buf_acc). False whenever grad
 	 * was set from outside (parameters), so those always accumulate. */
 	bool grad_fresh;
+	/* grad was allocated from the context's gradient pool and belongs to this tensor: backward
+	 * frees it once the tensor's producer has consumed it (src/autograd/backward.c). */
+	bool grad_pooled;
 	struct sup_node *node; /* the op that produced it; NULL for leaves and untracked results */
 };
 
@@ -55,6 +58,10 @@ struct sup_tensor {
 struct sup_ctx {
 	struct sup_allocator alloc;
 	struct sup_arena arena;
+	/* Gradient buffers of arena tensors: unlike the arena, a buffer can be freed mid-step, and
+	 * backward frees an intermediate's gradient as soon as its producer's backward has read
+	 * it, so the gradients of a step do not all live at once. Reset with the arena. */
+	struct sup_pool grad_pool;
 	struct sup_logger log;
 	struct sup_node *tape; /* newest node; each node links to the one recorded before it */
 	int64_t tape_len;
@@ -77,7 +84,9 @@ enum sup_status sup_ctx_fail(struct sup_ctx *c, enum sup_status s, const char *f
 	__attribute__((format(printf, 3, 4)));
 void sup_ctx_clear_error(struct sup_ctx *c);
 
-/* A position in the arena and tape, to throw away everything made after it (gradcheck). */
+/* A position in the arena and tape, to throw away everything made after it (gradcheck).
+ * Gradient buffers are not rewound: backward frees those of intermediates, a leaf's stays in
+ * the gradient pool until sup_grad_release() or the next reset. */
 struct sup_ctx_mark {
 	struct sup_arena_mark arena;
 	struct sup_node *tape;

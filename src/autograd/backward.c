@@ -26,9 +26,14 @@ enum sup_status sup_backward_grad(struct sup_ctx *c, struct sup_tensor *out, con
 			g[i] += ((const double *)grad)[i];
 	}
 	sup_no_grad_begin(c);
+	/* Once a node's backward has run, its output's gradient is complete and consumed: free
+	 * it, so that a step holds only the gradients alive at the same time (leaves keep
+	 * theirs: parameters point into their model's block, other leaves are read by callers). */
 	for (struct sup_node *node = c->tape; node && !c->err; node = node->prev)
-		if (node->out->grad)
+		if (node->out->grad) {
 			node->op->backward(c, node);
+			sup_grad_release(c, node->out);
+		}
 	sup_no_grad_end(c);
 	c->tape = NULL;
 	c->tape_len = 0;

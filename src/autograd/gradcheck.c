@@ -1,5 +1,6 @@
 /* Finite-difference gradient check (central differences in f64, kinks skipped). */
 #include "selfsup/autograd.h"
+#include "../ops/op_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -53,8 +54,10 @@ static enum sup_status analytic_grads(struct gc_state *s, double **analytic)
 	struct sup_ctx *c = s->c;
 	struct sup_ctx_mark m = sup_ctx_mark(c);
 	c->rng = s->rng0;
-	for (int i = 0; i < s->n; i++)
+	for (int i = 0; i < s->n; i++) {
+		sup_grad_release(c, s->inputs[i]); /* a pooled gradient goes back to the pool */
 		s->inputs[i]->grad = NULL;
+	}
 	struct sup_tensor *y = s->fn(c, s->inputs, s->user);
 	enum sup_status st = c->err;
 	if (!st && (!y || y->dtype != SUP_F64))
@@ -81,8 +84,10 @@ static enum sup_status analytic_grads(struct gc_state *s, double **analytic)
 		for (int64_t j = 0; j < k; j++)
 			analytic[i][j] = t->grad ? ((double *)t->grad)[j] : 0.0;
 	}
-	for (int i = 0; i < s->n; i++)
+	for (int i = 0; i < s->n; i++) {
+		sup_grad_release(c, s->inputs[i]); /* a pooled gradient goes back to the pool */
 		s->inputs[i]->grad = NULL;
+	}
 	sup_ctx_rewind(c, m);
 	return st;
 }

@@ -14,4 +14,11 @@ void sup_ref_gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double 
 void sup_cpu_gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
 		      int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* Y[i, j] += b[j] for a row-major [M, N] matrix Y (the bias of a linear layer). The CPU kernel
+ * splits rows over OpenMP threads; every element is one addition, so results match the
+ * reference exactly. */
+void sup_ref_add_bias_f32(float *Y, const float *b, int64_t M, int64_t N);
+void sup_ref_add_bias_f64(double *Y, const double *b, int64_t M, int64_t N);
+void sup_cpu_add_bias_f32(float *Y, const float *b, int64_t M, int64_t N);
+
 #endif

@@ -26,8 +26,7 @@ int sup_linear_declare(struct sup_linear *l, struct sup_model *m, const char *pr
 struct sup_tensor *sup_linear_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_linear *l,
 				      struct sup_tensor *x)
 {
-	struct sup_tensor *y = sup_matmul(c, x, T(m, l->weight), false, true);
-	return l->bias >= 0 ? sup_add(c, y, T(m, l->bias)) : y;
+	return sup_linear(c, x, T(m, l->weight), l->bias >= 0 ? T(m, l->bias) : NULL);
 }
 
 static int conv_common(struct sup_conv2d *l, struct sup_model *m, const char *prefix, int64_t in, int64_t out,

@@ -112,14 +112,32 @@ struct sup_node *sup_record(struct sup_ctx *c, const struct sup_op_def *op, sup_
 	return node;
 }
 
+/* A fresh (uninitialised) pooled gradient buffer for t; records out-of-memory. */
+static void grad_alloc(struct sup_ctx *c, sup_t *t)
+{
+	const size_t size = sup_tensor_nbytes(t);
+	t->grad = sup_pool_alloc(&c->grad_pool, size);
+	t->grad_fresh = t->grad_pooled = t->grad != NULL;
+	if (!t->grad)
+		sup_ctx_fail(c, SUP_ERR_NOMEM, "out of memory allocating a %zu-byte gradient buffer", size);
+}
+
+void sup_grad_release(struct sup_ctx *c, sup_t *t)
+{
+	if (!t || !t->grad_pooled)
+		return;
+	sup_pool_free(&c->grad_pool, t->grad);
+	t->grad = NULL;
+	t->grad_pooled = false;
+	t->grad_fresh = false;
+}
+
 void *sup_grad_buf(struct sup_ctx *c, sup_t *t)
 {
 	if (!t || !t->requires_grad)
 		return NULL;
-	if (!t->grad) {
-		t->grad = sup_ctx_alloc(c, sup_tensor_nbytes(t));
-		t->grad_fresh = t->grad != NULL;
-	}
+	if (!t->grad)
+		grad_alloc(c, t);
 	if (t->grad_fresh) {
 		memset(t->grad, 0, sup_tensor_nbytes(t));
 		t->grad_fresh = false;
@@ -132,10 +150,8 @@ void *sup_grad_buf_acc(struct sup_ctx *c, sup_t *t, bool *acc)
 	*acc = true;
 	if (!t || !t->requires_grad)
 		return NULL;
-	if (!t->grad) {
-		t->grad = sup_ctx_alloc(c, sup_tensor_nbytes(t));
-		t->grad_fresh = t->grad != NULL;
-	}
+	if (!t->grad)
+		grad_alloc(c, t);
 	*acc = !t->grad_fresh;
 	t->grad_fresh = false;
 	return t->grad;
@@ -149,6 +165,7 @@ sup_t *sup_view_of(struct sup_ctx *c, const sup_t *a)
 	*v = *a;
 	v->grad = NULL;
 	v->grad_fresh = false;
+	v->grad_pooled = false;
 	v->requires_grad = false;
 	v->node = NULL;
 	return v;

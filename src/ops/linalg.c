@@ -1,10 +1,11 @@
-/* matmul (batched, broadcasting, with transposes) on the GEMM kernels.
+/* matmul (batched, broadcasting, with transposes) and linear (x w^T + b) on the GEMM kernels.
  *
  * C = op(A) op(B). Backward (docs/autograd.md has the derivation):
  *   d op(A) = G op(B)^T  ->  dA = G op(B)^T            (A stored untransposed)
  *                            dA = op(B) G^T            (A stored transposed)
  *   d op(B) = op(A)^T G  ->  dB = op(A)^T G  or  G^T op(A). */
 #include "kernels/gemm.h"
+#include "kernels/reduce.h"
 #include "op_internal.h"
 
 #include <string.h>
@@ -163,5 +164,82 @@ sup_t *sup_matmul(struct sup_ctx *c, sup_t *a, sup_t *b, bool trans_a, bool tran
 	struct sup_node *n = sup_record(c, &sup_opdef_matmul, out, 2, ins);
 	if (n)
 		n->saved = p;
+	return out;
+}
+
+/* ---- linear ------------------------------------------------------------------------------------ */
+
+/* y = x w^T + b with x viewed as [M, K]. Backward: dx = G w, dw = G^T x, db = sum over rows of
+ * G (column sums in a fixed order: reproducible). */
+static void linear_backward(struct sup_ctx *c, struct sup_node *n)
+{
+	sup_t *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
+	const enum sup_dtype dt = x->dtype;
+	const bool fast = sup_use_fast(c, dt);
+	const int64_t N = w->shape[0], K = w->shape[1], M = N ? sup_tensor_numel(n->out) / N : 0;
+	const void *G = n->out->grad;
+	bool acc;
+	void *gx = sup_grad_buf_acc(c, x, &acc);
+	if (gx)
+		gemm(fast, dt, false, false, M, K, N, G, N, w->data, K, acc ? 1.0 : 0.0, gx, K);
+	void *gw = sup_grad_buf_acc(c, w, &acc);
+	if (gw)
+		gemm(fast, dt, true, false, N, K, M, G, N, x->data, K, acc ? 1.0 : 0.0, gw, K);
+	void *gb = b ? sup_grad_buf_acc(c, b, &acc) : NULL;
+	if (!gb)
+		return;
+	/* Sum into the buffer itself when it is fresh, else into a scratch row added after. */
+	void *sum = acc ? sup_ctx_alloc(c, (size_t)N * sup_dtype_size(dt)) : gb;
+	if (!sum)
+		return;
+	if (dt == SUP_F64)
+		sup_ref_sum_f64(sum, G, N, M, 1, N, 1.0);
+	else if (fast)
+		sup_cpu_sum_f32(sum, G, N, M, 1, N, 1.0f);
+	else
+		sup_ref_sum_f32(sum, G, N, M, 1, N, 1.0f);
+	if (!acc)
+		return;
+	if (dt == SUP_F64)
+		sup_ref_add_bias_f64(gb, sum, 1, N);
+	else
+		sup_ref_add_bias_f32(gb, sum, 1, N);
+}
+
+const struct sup_op_def sup_opdef_linear = { "linear", linear_backward };
+
+sup_t *sup_linear(struct sup_ctx *c, sup_t *x, sup_t *w, sup_t *b)
+{
+	sup_t *in[3] = { x, w, b };
+	const int n_in = b ? 3 : 2;
+	if (!sup_op_inputs_ok(c, n_in, in) || !sup_check_float(c, "linear", n_in, in))
+		return NULL;
+	if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1])
+		return sup_op_fail_shape(c, "linear", x, w, "need x [..., K] and w [N, K]");
+	const int64_t N = w->shape[0], K = w->shape[1];
+	if (b && (b->ndim != 1 || b->shape[0] != N))
+		return sup_op_fail_shape(c, "linear", w, b, "the bias must be [N] for w [N, K]");
+	x = sup_contiguous(c, x);
+	w = sup_contiguous(c, w);
+	b = b ? sup_contiguous(c, b) : NULL;
+	if (!x || !w || (n_in == 3 && !b))
+		return NULL;
+	int64_t shape[SUP_MAX_DIMS];
+	memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+	shape[x->ndim - 1] = N;
+	sup_t *out = sup_tensor_new(c, x->dtype, x->ndim, shape);
+	if (!out)
+		return NULL;
+	const int64_t M = K ? sup_tensor_numel(x) / K : sup_shape_numel(x->ndim - 1, x->shape);
+	const bool fast = sup_use_fast(c, x->dtype);
+	gemm(fast, x->dtype, false, true, M, N, K, x->data, K, w->data, K, 0.0, out->data, N);
+	if (b && x->dtype == SUP_F64)
+		sup_ref_add_bias_f64(out->data, b->data, M, N);
+	else if (b && fast)
+		sup_cpu_add_bias_f32(out->data, b->data, M, N);
+	else if (b)
+		sup_ref_add_bias_f32(out->data, b->data, M, N);
+	sup_t *ins[3] = { x, w, b };
+	sup_record(c, &sup_opdef_linear, out, n_in, ins);
 	return out;
 }

@@ -11,8 +11,8 @@
 /* Every view except a slice covers all of its input, one view element per input element. When
  * the input has no gradient yet, its gradient is the view's gradient rearranged: an identity
  * map (reshape, contiguous of a contiguous tensor) adopts the view's buffer (the tape runs in
- * reverse, so no later backward step reads the view's gradient again; the two alias from here
- * on), any other bijection copies into a fresh buffer instead of zeroing and adding. */
+ * reverse, so no later backward step reads the view's gradient again: the view hands the
+ * buffer over and drops its pointer), any other bijection copies into a fresh buffer instead of zeroing and adding. */
 static void view_backward(struct sup_ctx *c, struct sup_node *n)
 {
 	sup_t *in = n->in[0], *out = n->out;
@@ -26,8 +26,12 @@ static void view_backward(struct sup_ctx *c, struct sup_node *n)
 	for (int i = 0; i < out->ndim && identity; i++)
 		identity = out->shape[i] == 1 || gstride[i] == cs[i];
 	if (identity && !in->grad) {
+		/* The input takes the buffer over (and frees it when its own producer is done). */
 		in->grad = out->grad;
 		in->grad_fresh = false;
+		in->grad_pooled = out->grad_pooled;
+		out->grad = NULL;
+		out->grad_pooled = false;
 		return;
 	}
 	bool acc = true;

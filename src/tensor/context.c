@@ -10,6 +10,7 @@ void sup_ctx_init(struct sup_ctx *c, struct sup_allocator alloc, uint64_t seed)
 	memset(c, 0, sizeof *c);
 	c->alloc = alloc;
 	sup_arena_init(&c->arena, alloc, 0);
+	sup_pool_init(&c->grad_pool, alloc);
 	c->backend = SUP_BACKEND_CPU;
 	c->rng = sup_rng_make(seed, 0x5e1f5c);
 }
@@ -17,6 +18,7 @@ void sup_ctx_init(struct sup_ctx *c, struct sup_allocator alloc, uint64_t seed)
 void sup_ctx_deinit(struct sup_ctx *c)
 {
 	sup_arena_deinit(&c->arena);
+	sup_pool_deinit(&c->grad_pool);
 	c->tape = NULL;
 	c->tape_len = 0;
 }
@@ -24,6 +26,7 @@ void sup_ctx_deinit(struct sup_ctx *c)
 void sup_ctx_reset(struct sup_ctx *c)
 {
 	sup_arena_reset(&c->arena);
+	sup_pool_reset(&c->grad_pool);
 	c->tape = NULL;
 	c->tape_len = 0;
 	sup_ctx_clear_error(c);

@@ -107,6 +107,34 @@ static void test_sticky_errors(void)
 	sup_ctx_deinit(&c);
 }
 
+/* Backward frees the gradient of each intermediate once its producer has consumed it: a chain
+ * of k ops needs about two gradient buffers at a time, not k. The leaf keeps its gradient,
+ * intermediates (views included, whose buffer their input adopts) end with none. */
+static void test_intermediate_grads_freed(void)
+{
+	struct sup_ctx c;
+	sup_ctx_init(&c, sup_allocator_default(), 5);
+	struct sup_rng r = sup_rng_make(5, 2);
+	enum { N = 256, K = 8 };
+	struct sup_tensor *x = tu_leaf(&c, &r, TU_SHAPE(N, N), -1, 1);
+	struct sup_tensor *mid[2 * K], *h = x;
+	for (int k = 0; k < K; k++) {
+		h = mid[2 * k] = sup_mul_scalar(&c, h, 2.0);
+		h = mid[2 * k + 1] = sup_reshape(&c, h, 2, (const int64_t[]){ N, N });
+	}
+	TU_CHECK(sup_backward(&c, sup_sum(&c, h, NULL, 0, false)) == SUP_OK);
+	const size_t buf = (size_t)N * N * sup_dtype_size(x->dtype);
+	TU_CHECK_MSG(c.grad_pool.high_water <= 3 * buf, "gradient pool high water %zu for buffers of %zu",
+		     c.grad_pool.high_water, buf);
+	TU_CHECK(c.grad_pool.used >= buf && c.grad_pool.used < 2 * buf); /* the leaf's */
+	bool none = true;
+	for (int k = 0; k < 2 * K; k++)
+		none &= mid[k]->grad == NULL;
+	TU_CHECK_MSG(none, "intermediate gradients must be freed");
+	TU_CHECK(x->grad && sup_tensor_grad_get(x, 0) == 256.0 && sup_tensor_grad_get(x, N * N - 1) == 256.0);
+	sup_ctx_deinit(&c);
+}
+
 struct counting {
 	int allocs;
 };
@@ -157,6 +185,7 @@ int main(void)
 	test_fan_out_and_tying();
 	test_no_grad_and_detach();
 	test_sticky_errors();
+	test_intermediate_grads_freed();
 	test_steady_state_no_malloc();
 	return tu_finish("autograd");
 }

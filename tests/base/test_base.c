@@ -1,4 +1,4 @@
-/* base layer: status strings, arena, RNG. */
+/* base layer: status strings, arena, gradient pool, RNG. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -58,6 +58,60 @@ static void test_arena(void)
 	TU_CHECK(cnt.allocs == cnt.frees);
 }
 
+/* The gradient pool: freed blocks are reused (best fit) and merge with free neighbours; a
+ * repeated sequence of requests stops calling the allocator after a few resets. */
+static void test_pool(void)
+{
+	struct counting cnt = { 0 };
+	struct sup_allocator al = { count_alloc, count_free, &cnt };
+	struct sup_pool p;
+	sup_pool_init(&p, al);
+	/* Coalescing: three neighbours freed in the order middle, left, right come back as one
+	 * block that holds their sum (minus nothing: it is the same memory). */
+	char *a = sup_pool_alloc(&p, 1000), *b = sup_pool_alloc(&p, 2000), *c = sup_pool_alloc(&p, 3000);
+	TU_CHECK(a && b && c && (uintptr_t)a % SUP_POOL_ALIGN == 0 && (uintptr_t)b % SUP_POOL_ALIGN == 0);
+	TU_CHECK(a < b && b < c && cnt.allocs == 1);
+	memset(a, 1, 1000), memset(b, 2, 2000), memset(c, 3, 3000);
+	sup_pool_free(&p, b);
+	sup_pool_free(&p, a);
+	sup_pool_free(&p, c);
+	TU_CHECK(p.used == 0);
+	char *big = sup_pool_alloc(&p, 6000);
+	TU_CHECK(big == a && cnt.allocs == 1);
+	/* Best fit: of two holes, the smaller one that fits is taken. */
+	char *d = sup_pool_alloc(&p, 4096), *e = sup_pool_alloc(&p, 64), *f = sup_pool_alloc(&p, 1024);
+	char *g = sup_pool_alloc(&p, 64);
+	sup_pool_free(&p, d);
+	sup_pool_free(&p, f);
+	TU_CHECK(sup_pool_alloc(&p, 1000) == f);
+	TU_CHECK(sup_pool_alloc(&p, 2000) == d);
+	(void)e, (void)g;
+	sup_pool_free(&p, NULL);
+	/* Steady state: a step frees some buffers mid-way and keeps the rest to the end. */
+	int allocs_before = 0;
+	for (int step = 0; step < 8; step++) {
+		sup_pool_reset(&p);
+		if (step == 4)
+			allocs_before = cnt.allocs;
+		char *live[40] = { 0 };
+		for (int i = 0; i < 40; i++) {
+			live[i] = sup_pool_alloc(&p, ((size_t)1 << 16) * (size_t)(1 + i % 7));
+			TU_CHECK(live[i] != NULL);
+			if (live[i])
+				memset(live[i], i, (size_t)1 << 16);
+			if (i >= 3 && i % 3 == 0) {
+				sup_pool_free(&p, live[i - 2]);
+				live[i - 2] = NULL;
+			}
+		}
+	}
+	TU_CHECK_MSG(cnt.allocs == allocs_before, "steady-state steps must not allocate (%d calls)",
+		     cnt.allocs - allocs_before);
+	TU_CHECK(p.high_water >= p.used && p.capacity >= p.high_water);
+	sup_pool_deinit(&p);
+	TU_CHECK(cnt.allocs == cnt.frees);
+}
+
 static void test_philox(void)
 {
 	/* Known-answer test from the Random123 distribution (kat_vectors: philox4x32_10). */
@@ -108,6 +162,7 @@ int main(void)
 {
 	test_status();
 	test_arena();
+	test_pool();
 	test_philox();
 	test_rng_stream();
 	return tu_finish("base");

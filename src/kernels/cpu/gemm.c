@@ -18,3 +18,15 @@ void sup_cpu_gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float a
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
 		    (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
+
+void sup_cpu_add_bias_f32(float *Y, const float *b, int64_t M, int64_t N)
+{
+	/* Rows are independent; below ~32k elements a thread team costs more than the adds. */
+#pragma omp parallel for schedule(static) if (M * N >= 32768)
+	for (int64_t i = 0; i < M; i++) {
+		float *restrict y = Y + i * N;
+#pragma omp simd
+		for (int64_t j = 0; j < N; j++)
+			y[j] += b[j];
+	}
+}

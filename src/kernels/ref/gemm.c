@@ -24,3 +24,17 @@ void sup_ref_gemm_f64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double 
 {
 	GEMM_BODY(double)
 }
+
+void sup_ref_add_bias_f32(float *Y, const float *b, int64_t M, int64_t N)
+{
+	for (int64_t i = 0; i < M; i++)
+		for (int64_t j = 0; j < N; j++)
+			Y[i * N + j] += b[j];
+}
+
+void sup_ref_add_bias_f64(double *Y, const double *b, int64_t M, int64_t N)
+{
+	for (int64_t i = 0; i < M; i++)
+		for (int64_t j = 0; j < N; j++)
+			Y[i * N + j] += b[j];
+}
