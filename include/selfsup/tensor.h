@@ -68,6 +68,12 @@ struct sup_ctx {
 	int no_grad_depth; /* > 0: ops record nothing */
 	enum sup_backend backend;
 	struct sup_rng rng; /* stochastic ops (dropout) draw from here */
+	/* Backend state that outlives steps (oneDNN's convolution primitives, keyed by shape):
+	 * made by the first op that wants it (backend_init then true, state NULL if unavailable),
+	 * freed by sup_ctx_deinit through backend_free. */
+	void *backend_state;
+	void (*backend_free)(void *state);
+	bool backend_init;
 	enum sup_status err;
 	char err_msg[512];
 };

@@ -21,9 +21,15 @@
  * thread at a time; they need a scratch buffer sized by sup_cpu_conv2d_plan(), which the caller
  * allocates (kernels never allocate). Results are bitwise reproducible for a given thread count:
  * every output element is written by exactly one GEMM, and weight-gradient partials are per
- * thread and summed in thread order. */
+ * thread and summed in thread order.
+ *
+ * With oneDNN (SELFSUP_HAVE_DNNL) the conv ops run most passes on oneDNN's primitives instead
+ * (the sup_dnnl_conv_* functions below; src/ops/conv.c has the dispatch rule); the im2col path
+ * stays the fallback and both are tested against the reference kernels. */
 #ifndef SELFSUP_KERNELS_CONV_H
 #define SELFSUP_KERNELS_CONV_H
+
+#include "selfsup/base.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,5 +95,31 @@ void sup_cpu_conv2d_bwd_weight_f32(float *dw, const float *x, const float *dy, c
 				   const struct sup_conv_plan *p, float *work);
 void sup_cpu_channel_add_f32(float *t, const float *b, int64_t N, int64_t C, int64_t P);
 void sup_cpu_channel_sum_f32(float *db, const float *t, int64_t N, int64_t C, int64_t P);
+
+/* ---- CPU through oneDNN primitives (builds with SELFSUP_HAVE_DNNL; cpu/conv_dnnl.c) ---------- */
+
+/* A cache of oneDNN convolution primitives, one per context (they outlive steps). Each entry is
+ * one pass of one geometry, with `bias` (fwd only) and `accumulate` (the output is added to
+ * instead of overwritten) fixed. The passes, with the same meaning as the kernels above:
+ *   SUP_CONV_FWD:        out = y  (=|+=) conv(in0 = x, in1 = w) (+ bias)
+ *   SUP_CONV_BWD_DATA:   out = dx (=|+=) conv^T(in0 = dy, in1 = w)
+ *   SUP_CONV_BWD_WEIGHT: out = dw (=|+=) sum_n in1 = dy (x) in0 = x
+ * All operands are the usual contiguous NCHW / [K, C/G, KH, KW] f32 arrays. */
+struct sup_dnnl_conv;
+struct sup_dnnl_conv_entry;
+
+/* NULL when the build has no oneDNN or it cannot start (then callers use im2col + GEMM). */
+struct sup_dnnl_conv *sup_dnnl_conv_new(struct sup_allocator alloc);
+void sup_dnnl_conv_free(struct sup_dnnl_conv *dc); /* NULL-safe */
+/* The entry for this pass (created on first use: JIT code generation, allocations through
+ * `alloc` and oneDNN's own) and the bytes of work memory a run needs (64-byte aligned, the
+ * blocked copies of the operands and the primitive's scratchpad). NULL when oneDNN cannot run
+ * the geometry; that answer is cached too. The pointer is valid until the next prepare. */
+const struct sup_dnnl_conv_entry *sup_dnnl_conv_prepare(struct sup_dnnl_conv *dc, const struct sup_conv_geom *g,
+							enum sup_conv_pass pass, bool bias, bool accumulate,
+							size_t *work_bytes);
+/* Runs a prepared pass; false when oneDNN reports an error. Makes no calls to `alloc`. */
+bool sup_dnnl_conv_run(struct sup_dnnl_conv *dc, const struct sup_dnnl_conv_entry *entry, void *out,
+		       const void *in0, const void *in1, const void *bias, void *work);
 
 #endif

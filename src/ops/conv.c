@@ -12,8 +12,57 @@
 #include "op_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* ---- kernel dispatch (reference or fast by backend and dtype) --------------------------------- */
+
+static void free_dnnl(void *state)
+{
+	sup_dnnl_conv_free(state);
+}
+
+/* The context's oneDNN primitive cache, made on first use; NULL without oneDNN. */
+static struct sup_dnnl_conv *dnnl_of(struct sup_ctx *c)
+{
+	if (!c->backend_init) {
+		c->backend_init = true;
+		c->backend_state = sup_dnnl_conv_new(c->alloc);
+		c->backend_free = free_dnnl;
+	}
+	return c->backend_state;
+}
+
+/* Which fast passes go to oneDNN (measured on W1/W2 shapes, bench/README.md): all of them, except
+ * forward and backward-data of convolutions with fewer than 16 input channels per group (the
+ * image-facing first layers), where oneDNN picks slow reference-like kernels and im2col + GEMM
+ * is faster. */
+static bool dnnl_wanted(const struct sup_conv_geom *g, enum sup_conv_pass pass)
+{
+	return pass == SUP_CONV_BWD_WEIGHT || g->C / g->G >= 16;
+}
+
+/* Runs a fast f32 pass on oneDNN when the rule and the geometry allow it, with its work memory
+ * at the end of the arena (released right after). Returns false when it did not run (the caller
+ * falls back to im2col); a oneDNN failure after that point is recorded as the sticky error. */
+static bool try_dnnl(struct sup_ctx *c, const struct sup_conv_geom *g, enum sup_conv_pass pass, bool accumulate,
+		     void *out, const void *in0, const void *in1, const void *bias)
+{
+	if (!dnnl_wanted(g, pass))
+		return false;
+	struct sup_dnnl_conv *dc = dnnl_of(c);
+	size_t bytes = 0;
+	const struct sup_dnnl_conv_entry *e = dc ? sup_dnnl_conv_prepare(dc, g, pass, bias != NULL, accumulate, &bytes)
+						 : NULL;
+	if (!e)
+		return false;
+	struct sup_arena_mark m = sup_arena_mark(&c->arena);
+	void *work = sup_ctx_alloc(c, bytes ? bytes : 1);
+	if (work && !sup_dnnl_conv_run(dc, e, out, in0, in1, bias, work))
+		sup_ctx_fail(c, SUP_ERR_STATE, "convolution: oneDNN failed to run a pass (%lldx%lld kernel, %lld -> %lld channels)",
+			     (long long)g->KH, (long long)g->KW, (long long)g->C, (long long)g->K);
+	sup_arena_rewind(&c->arena, m);
+	return true;
+}
 
 /* Plans the fast pass and allocates its scratch at the end of the arena; the caller releases it
  * with sup_arena_rewind(mark) right after the kernel, so scratch never accumulates over a step. */
@@ -31,6 +80,8 @@ static void run_fwd(struct sup_ctx *c, enum sup_dtype dt, void *y, const void *x
 	if (dt == SUP_F64) {
 		sup_ref_conv2d_fwd_f64(y, x, w, b, g, accumulate);
 	} else if (sup_use_fast(c, dt)) {
+		if (try_dnnl(c, g, SUP_CONV_FWD, accumulate, y, x, w, b))
+			return;
 		struct sup_conv_plan p;
 		struct sup_arena_mark m;
 		float *work = fast_scratch(c, &p, g, SUP_CONV_FWD, &m);
@@ -42,9 +93,15 @@ static void run_fwd(struct sup_ctx *c, enum sup_dtype dt, void *y, const void *x
 	}
 }
 
+/* dx (=|+=) conv^T(dy, w): the kernels accumulate, so a store zeroes dx first (except oneDNN's,
+ * which stores). */
 static void run_bwd_data(struct sup_ctx *c, enum sup_dtype dt, void *dx, const void *dy, const void *w,
-			 const struct sup_conv_geom *g)
+			 const struct sup_conv_geom *g, bool accumulate)
 {
+	if (sup_use_fast(c, dt) && try_dnnl(c, g, SUP_CONV_BWD_DATA, accumulate, dx, dy, w, NULL))
+		return;
+	if (!accumulate)
+		memset(dx, 0, (size_t)(g->N * g->C * g->H * g->W) * sup_dtype_size(dt));
 	if (dt == SUP_F64) {
 		sup_ref_conv2d_bwd_data_f64(dx, dy, w, g);
 	} else if (sup_use_fast(c, dt)) {
@@ -59,9 +116,14 @@ static void run_bwd_data(struct sup_ctx *c, enum sup_dtype dt, void *dx, const v
 	}
 }
 
+/* dw (=|+=) the weight gradient; as run_bwd_data. */
 static void run_bwd_weight(struct sup_ctx *c, enum sup_dtype dt, void *dw, const void *x, const void *dy,
-			   const struct sup_conv_geom *g)
+			   const struct sup_conv_geom *g, bool accumulate)
 {
+	if (sup_use_fast(c, dt) && try_dnnl(c, g, SUP_CONV_BWD_WEIGHT, accumulate, dw, x, dy, NULL))
+		return;
+	if (!accumulate)
+		memset(dw, 0, (size_t)(g->K * (g->C / g->G) * g->KH * g->KW) * sup_dtype_size(dt));
 	if (dt == SUP_F64) {
 		sup_ref_conv2d_bwd_weight_f64(dw, x, dy, g);
 	} else if (sup_use_fast(c, dt)) {
@@ -106,13 +168,14 @@ static void conv2d_backward(struct sup_ctx *c, struct sup_node *n)
 	sup_t *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
 	const enum sup_dtype dt = x->dtype;
 	const void *dy = n->out->grad;
-	void *gx = sup_grad_buf(c, x), *gw = sup_grad_buf(c, w), *gb = sup_grad_buf(c, b);
+	bool ax, aw;
+	void *gx = sup_grad_buf_acc(c, x, &ax), *gw = sup_grad_buf_acc(c, w, &aw), *gb = sup_grad_buf(c, b);
 	if (c->err)
 		return;
 	if (gx)
-		run_bwd_data(c, dt, gx, dy, w->data, g);
+		run_bwd_data(c, dt, gx, dy, w->data, g, ax);
 	if (gw)
-		run_bwd_weight(c, dt, gw, x->data, dy, g);
+		run_bwd_weight(c, dt, gw, x->data, dy, g, aw);
 	if (gb)
 		run_channel(c, dt, true, gb, dy, g->N, g->K, g->OH * g->OW);
 }
@@ -124,13 +187,14 @@ static void conv_transpose2d_backward(struct sup_ctx *c, struct sup_node *n)
 	sup_t *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
 	const enum sup_dtype dt = x->dtype;
 	const void *dy = n->out->grad;
-	void *gx = sup_grad_buf(c, x), *gw = sup_grad_buf(c, w), *gb = sup_grad_buf(c, b);
+	bool ax, aw;
+	void *gx = sup_grad_buf_acc(c, x, &ax), *gw = sup_grad_buf_acc(c, w, &aw), *gb = sup_grad_buf(c, b);
 	if (c->err)
 		return;
 	if (gx)
-		run_fwd(c, dt, gx, dy, w->data, NULL, g, true);
+		run_fwd(c, dt, gx, dy, w->data, NULL, g, ax);
 	if (gw)
-		run_bwd_weight(c, dt, gw, dy, x->data, g);
+		run_bwd_weight(c, dt, gw, dy, x->data, g, aw);
 	if (gb)
 		run_channel(c, dt, true, gb, dy, g->N, g->C, g->H * g->W);
 }
@@ -285,10 +349,10 @@ sup_t *sup_conv_transpose2d(struct sup_ctx *c, sup_t *x, sup_t *w, sup_t *b, con
 	w = sup_contiguous(c, w);
 	b = b ? sup_contiguous(c, b) : NULL;
 	const int64_t shape[4] = { g.N, g.C, g.H, g.W };
-	sup_t *out = x && w ? sup_tensor_zeros(c, x->dtype, 4, shape) : NULL;
+	sup_t *out = x && w ? sup_tensor_new(c, x->dtype, 4, shape) : NULL;
 	if (!out || c->err)
 		return NULL;
-	run_bwd_data(c, x->dtype, out->data, x->data, w->data, &g);
+	run_bwd_data(c, x->dtype, out->data, x->data, w->data, &g, false);
 	if (b)
 		run_channel(c, x->dtype, false, out->data, b->data, g.N, g.C, g.H * g.W);
 	if (c->err)

@@ -19,6 +19,11 @@ void sup_ctx_deinit(struct sup_ctx *c)
 {
 	sup_arena_deinit(&c->arena);
 	sup_pool_deinit(&c->grad_pool);
+	if (c->backend_free)
+		c->backend_free(c->backend_state);
+	c->backend_state = NULL;
+	c->backend_free = NULL;
+	c->backend_init = false;
 	c->tape = NULL;
 	c->tape_len = 0;
 }

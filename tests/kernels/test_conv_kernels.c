@@ -1,6 +1,7 @@
 /* Fast (im2col + GEMM) convolution kernels against the reference loops, on odd sizes, every
  * pass (forward with and without accumulation and bias, input gradient, weight gradient, bias
- * gradient), several thread counts; pooling kernels against the reference; and the ops on the
+ * gradient), several thread counts; the oneDNN passes (when built with oneDNN) against the
+ * same references, storing and accumulating; pooling kernels against the reference; and the ops on the
  * CPU backend against the reference backend with non-contiguous inputs.
  *
  * The fast f32 result is compared with the f64 reference on the same values; the tolerance is
@@ -77,6 +78,8 @@ struct kcase {
 	struct bufs x, w, b, dy, y0, dx0, dw0, db0;
 	double *want, *bound;
 	float *got, *again;
+	struct sup_dnnl_conv *dnnl; /* NULL without oneDNN */
+	int *dnnl_runs;             /* passes that ran on oneDNN */
 };
 
 static void check_fwd(const struct kcase *k)
@@ -169,14 +172,75 @@ static void check_bwd(const struct kcase *k)
 
 }
 
+/* Runs one oneDNN pass (store or accumulate onto `init`) into got and compares with want;
+ * does nothing when oneDNN declines the geometry. */
+static void dnnl_pass(const struct kcase *k, enum sup_conv_pass pass, bool acc, const float *bias, const float *init,
+		      size_t n, const float *in0, const float *in1, const char *what)
+{
+	size_t bytes = 0;
+	const struct sup_dnnl_conv_entry *e = sup_dnnl_conv_prepare(k->dnnl, k->g, pass, bias != NULL, acc, &bytes);
+	if (!e)
+		return;
+	void *work = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+	if (acc)
+		memcpy(k->got, init, sizeof(float) * n);
+	else
+		memset(k->got, 0xff, sizeof(float) * n); /* NaN garbage: must be overwritten */
+	TU_CHECK(work && sup_dnnl_conv_run(k->dnnl, e, k->got, in0, in1, bias, work));
+	TU_CHECK_MSG(worst(k->got, k->want, k->bound, n) <= 1, "dnnl %s%s: %s: err %g", what, acc ? " +=" : "",
+		     gstr(k->g), worst(k->got, k->want, k->bound, n));
+	(*k->dnnl_runs)++;
+	free(work);
+}
+
+/* The oneDNN passes against the f64 reference, each storing and accumulating. */
+static void check_dnnl(const struct kcase *k)
+{
+	const struct sup_conv_geom *g = k->g;
+	if (!k->dnnl)
+		return;
+	for (int acc = 0; acc < 2; acc++) {
+		/* forward with bias */
+		memcpy(k->want, k->y0.d, sizeof(double) * k->ny);
+		memcpy(k->bound, k->y0.abs, sizeof(double) * k->ny);
+		sup_ref_conv2d_fwd_f64(k->want, k->x.d, k->w.d, k->b.d, g, acc);
+		sup_ref_conv2d_fwd_f64(k->bound, k->x.abs, k->w.abs, k->b.abs, g, acc);
+		dnnl_pass(k, SUP_CONV_FWD, acc, k->b.f, k->y0.f, k->ny, k->x.f, k->w.f, "fwd");
+		/* forward without bias */
+		memcpy(k->want, k->y0.d, sizeof(double) * k->ny);
+		memcpy(k->bound, k->y0.abs, sizeof(double) * k->ny);
+		sup_ref_conv2d_fwd_f64(k->want, k->x.d, k->w.d, NULL, g, acc);
+		sup_ref_conv2d_fwd_f64(k->bound, k->x.abs, k->w.abs, NULL, g, acc);
+		dnnl_pass(k, SUP_CONV_FWD, acc, NULL, k->y0.f, k->ny, k->x.f, k->w.f, "fwd no bias");
+		/* input gradient */
+		for (size_t i = 0; i < k->nx; i++) {
+			k->want[i] = acc ? k->dx0.d[i] : 0.0;
+			k->bound[i] = acc ? k->dx0.abs[i] : 0.0;
+		}
+		sup_ref_conv2d_bwd_data_f64(k->want, k->dy.d, k->w.d, g);
+		sup_ref_conv2d_bwd_data_f64(k->bound, k->dy.abs, k->w.abs, g);
+		dnnl_pass(k, SUP_CONV_BWD_DATA, acc, NULL, k->dx0.f, k->nx, k->dy.f, k->w.f, "bwd_data");
+		/* weight gradient */
+		for (size_t i = 0; i < k->nw; i++) {
+			k->want[i] = acc ? k->dw0.d[i] : 0.0;
+			k->bound[i] = acc ? k->dw0.abs[i] : 0.0;
+		}
+		sup_ref_conv2d_bwd_weight_f64(k->want, k->x.d, k->dy.d, g);
+		sup_ref_conv2d_bwd_weight_f64(k->bound, k->x.abs, k->dy.abs, g);
+		dnnl_pass(k, SUP_CONV_BWD_WEIGHT, acc, NULL, k->dw0.f, k->nw, k->x.f, k->dy.f, "bwd_weight");
+	}
+}
+
 /* Every pass of one geometry at the current OpenMP thread count. */
-static void check_geom(const struct sup_conv_geom *g, struct sup_rng *r)
+static void check_geom(const struct sup_conv_geom *g, struct sup_rng *r, struct sup_dnnl_conv *dnnl, int *dnnl_runs)
 {
 	struct kcase k = { .g = g,
 			   .nx = (size_t)(g->N * g->C * g->H * g->W),
 			   .ny = (size_t)(g->N * g->K * g->OH * g->OW),
 			   .nw = (size_t)(g->K * (g->C / g->G) * g->KH * g->KW),
-			   .nk = (size_t)g->K };
+			   .nk = (size_t)g->K,
+			   .dnnl = dnnl,
+			   .dnnl_runs = dnnl_runs };
 	k.x = mk(r, k.nx), k.w = mk(r, k.nw), k.b = mk(r, k.nk), k.dy = mk(r, k.ny), k.y0 = mk(r, k.ny);
 	k.dx0 = mk(r, k.nx), k.dw0 = mk(r, k.nw), k.db0 = mk(r, k.nk);
 	const size_t n = k.ny + k.nx + k.nw + k.nk + 1;
@@ -184,6 +248,7 @@ static void check_geom(const struct sup_conv_geom *g, struct sup_rng *r)
 	k.got = malloc(sizeof(float) * n), k.again = malloc(sizeof(float) * n);
 	check_fwd(&k);
 	check_bwd(&k);
+	check_dnnl(&k);
 	free(k.want), free(k.bound), free(k.got), free(k.again);
 	drop(&k.x), drop(&k.w), drop(&k.b), drop(&k.dy), drop(&k.y0), drop(&k.dx0), drop(&k.dw0), drop(&k.db0);
 }
@@ -222,13 +287,15 @@ static void test_conv_kernels(void)
 	};
 	const int threads[] = { 1, 2, 3 };
 	struct sup_rng r = sup_rng_make(77, 3);
+	struct sup_dnnl_conv *dnnl = sup_dnnl_conv_new(sup_allocator_default());
+	int dnnl_runs = 0;
 	const int max_t = omp_get_max_threads();
 	for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
 		omp_set_num_threads(threads[t]);
 		for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
 			struct sup_conv_geom g = fixed[i];
 			TU_CHECK(finish_geom(&g));
-			check_geom(&g, &r);
+			check_geom(&g, &r, dnnl, &dnnl_runs);
 		}
 	}
 	omp_set_num_threads(2);
@@ -249,10 +316,16 @@ static void test_conv_kernels(void)
 			continue;
 		if (g.N * g.K * g.OH * g.OW * (g.C / g.G) * g.KH * g.KW > 4000000)
 			continue;
-		check_geom(&g, &r);
+		check_geom(&g, &r, dnnl, &dnnl_runs);
 		accepted++;
 	}
 	TU_CHECK(accepted == 60);
+#ifdef SELFSUP_HAVE_DNNL
+	/* Built with oneDNN: it must have run (most geometries are ones it accepts). */
+	TU_CHECK_MSG(dnnl && dnnl_runs > 100, "oneDNN ran %d passes", dnnl_runs);
+#endif
+	printf("oneDNN convolution passes checked: %d\n", dnnl_runs);
+	sup_dnnl_conv_free(dnnl);
 	omp_set_num_threads(max_t);
 }
 

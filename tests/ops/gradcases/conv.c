@@ -28,6 +28,10 @@
 
 SETUP3(setup_c_bias, (2, 3, 5, 5), (4, 3, 3, 3), (4))
 SETUP2(setup_c_s2, (2, 2, 6, 7), (3, 2, 2, 3))
+/* 16 input channels: with oneDNN, forward and input gradient run on its primitives too (fewer
+ * channels stay on im2col), so the cpu-vs-ref comparison covers both paths. */
+SETUP3(setup_c_wide, (2, 16, 4, 5), (3, 16, 3, 3), (3))
+SETUP3(setup_t_wide, (1, 5, 3, 3), (5, 16, 3, 3), (16))
 SETUP2(setup_c_dil, (1, 2, 7, 7), (2, 2, 3, 3))
 SETUP3(setup_c_grp, (2, 4, 5, 5), (6, 2, 3, 3), (6))
 SETUP2(setup_c_1x1, (2, 3, 4, 4), (5, 3, 1, 1))
@@ -59,6 +63,16 @@ CONV_FN(fn_t_bias, sup_conv_transpose2d, in[2], { .stride = { 2, 2 }, .padding =
 /* Output padding 1 with stride 1 in h is allowed because the dilation (2) exceeds it. */
 CONV_FN(fn_t_grp, sup_conv_transpose2d, NULL,
 	{ .stride = { 1, 2 }, .padding = { 1, 0 }, .dilation = { 2, 2 }, .groups = 2, .output_padding = { 1, 1 } })
+
+/* x and w feed two convolutions: the second backward accumulates into both gradients. */
+static struct sup_tensor *fn_c_twice(struct sup_ctx *c, struct sup_tensor *const *in, void *u)
+{
+	(void)u;
+	const struct sup_conv2d_args a = { .padding = { 1, 1 } }, s2 = { .stride = { 2, 2 }, .padding = { 1, 1 } };
+	struct sup_tensor *y1 = sup_conv2d(c, in[0], in[1], in[2], &a);
+	struct sup_tensor *y2 = sup_conv2d(c, in[0], in[1], NULL, &s2);
+	return sup_add(c, sup_sum(c, y1, NULL, 0, false), sup_sum(c, sup_mul(c, y2, y2), NULL, 0, false));
+}
 
 /* A transposed (non-contiguous) view of x: [2, 3, 6, 5]. */
 static struct sup_tensor *fn_c_view(struct sup_ctx *c, struct sup_tensor *const *in, void *u)
@@ -117,6 +131,9 @@ static struct sup_tensor *fn_up_view(struct sup_ctx *c, struct sup_tensor *const
 const struct gradcase gradcases_conv[] = {
 	{ "conv2d", "3x3 pad 1, bias", setup_c_bias, fn_c_bias, 0, 0 },
 	{ "conv2d", "2x3 kernel, stride 2, pad 1, no bias", setup_c_s2, fn_c_s2, 0, 0 },
+	{ "conv2d", "16 input channels, bias", setup_c_wide, fn_c_bias, 0, 0 },
+	{ "conv2d", "16 input channels, x and w used twice", setup_c_wide, fn_c_twice, 0, 0 },
+	{ "conv_transpose2d", "16 output channels, stride 2, bias", setup_t_wide, fn_t_bias, 0, 0 },
 	{ "conv2d", "dilation 2, stride (1,2), pad 2", setup_c_dil, fn_c_dil, 0, 0 },
 	{ "conv2d", "groups 2, bias", setup_c_grp, fn_c_grp, 0, 0 },
 	{ "conv2d", "1x1", setup_c_1x1, fn_c_1x1, 0, 0 },
