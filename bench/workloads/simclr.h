@@ -49,7 +49,9 @@ static inline void simclr_free(struct simclr *s)
 	free(s);
 }
 
-static inline struct simclr *simclr_new(const struct simclr_spec *spec, uint64_t seed, char *err, size_t err_size)
+/* The model's parameter, gradient and optimizer blocks come from `alloc` (tests count its calls). */
+static inline struct simclr *simclr_new(const struct simclr_spec *spec, uint64_t seed, struct sup_allocator alloc,
+					char *err, size_t err_size)
 {
 	struct simclr *s = calloc(1, sizeof *s);
 	if (!s) {
@@ -58,7 +60,7 @@ static inline struct simclr *simclr_new(const struct simclr_spec *spec, uint64_t
 	}
 	s->spec = *spec;
 	const int64_t n = 2 * spec->B, numel = n * spec->C * spec->HW * spec->HW;
-	sup_model_init(&s->m, sup_allocator_default());
+	sup_model_init(&s->m, alloc);
 	sup_image_encoder_declare(&s->enc, &s->m, "encoder", &spec->enc);
 	sup_linear_declare(&s->fc0, &s->m, "projector.0", s->enc.feat_dim, spec->hidden, true);
 	sup_batch_norm_declare(&s->bn1, &s->m, "projector.1", spec->hidden, true);

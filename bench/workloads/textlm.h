@@ -37,8 +37,10 @@ static inline void textlm_free(struct textlm *s)
 	free(s);
 }
 
-/* Model and optimizer; ids/targets allocated (uninitialised) for the caller to fill. */
-static inline struct textlm *textlm_new(int64_t B, int64_t T, bool causal, uint64_t seed, char *err, size_t err_size)
+/* Model and optimizer (their blocks from `alloc`); ids/targets allocated (uninitialised) for the
+ * caller to fill. */
+static inline struct textlm *textlm_new(int64_t B, int64_t T, bool causal, uint64_t seed, struct sup_allocator alloc,
+					char *err, size_t err_size)
 {
 	struct textlm *s = calloc(1, sizeof *s);
 	if (!s) {
@@ -47,7 +49,7 @@ static inline struct textlm *textlm_new(int64_t B, int64_t T, bool causal, uint6
 	}
 	s->B = B;
 	s->T = T;
-	sup_model_init(&s->m, sup_allocator_default());
+	sup_model_init(&s->m, alloc);
 	const struct sup_text_encoder_config cfg = { .vocab = TEXTLM_VOCAB, .max_len = T, .dim = TEXTLM_DIM,
 						     .heads = TEXTLM_HEADS, .ffn = TEXTLM_FFN, .layers = TEXTLM_LAYERS,
 						     .dropout = 0.0, .causal = causal };

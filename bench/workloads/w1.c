@@ -13,7 +13,7 @@ static const struct simclr_spec w1_spec = {
 
 static void *w1_setup(uint64_t seed, char *err, size_t err_size)
 {
-	return simclr_new(&w1_spec, seed, err, err_size);
+	return simclr_new(&w1_spec, seed, sup_allocator_default(), err, err_size);
 }
 
 static double w1_step(void *state, struct sup_ctx *c)

@@ -14,7 +14,7 @@ static const struct simclr_spec w2_spec = {
 
 static void *w2_setup(uint64_t seed, char *err, size_t err_size)
 {
-	return simclr_new(&w2_spec, seed, err, err_size);
+	return simclr_new(&w2_spec, seed, sup_allocator_default(), err, err_size);
 }
 
 static double w2_step(void *state, struct sup_ctx *c)

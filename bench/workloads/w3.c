@@ -8,7 +8,7 @@ enum { W3_B = 32, W3_T = 128 };
 
 static void *w3_setup(uint64_t seed, char *err, size_t err_size)
 {
-	struct textlm *s = textlm_new(W3_B, W3_T, false, seed, err, err_size);
+	struct textlm *s = textlm_new(W3_B, W3_T, false, seed, sup_allocator_default(), err, err_size);
 	if (!s)
 		return NULL;
 	const int64_t N = W3_B * W3_T, n_masked = (int64_t)(0.15 * (double)N + 0.5);

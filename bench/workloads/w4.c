@@ -8,7 +8,7 @@ enum { W4_B = 16, W4_T = 256 };
 
 static void *w4_setup(uint64_t seed, char *err, size_t err_size)
 {
-	struct textlm *s = textlm_new(W4_B, W4_T, true, seed, err, err_size);
+	struct textlm *s = textlm_new(W4_B, W4_T, true, seed, sup_allocator_default(), err, err_size);
 	if (!s)
 		return NULL;
 	struct sup_rng r = sup_rng_make(seed, 1);

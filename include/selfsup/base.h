@@ -84,8 +84,9 @@ void sup_free(const struct sup_allocator *a, void *ptr);
 struct sup_arena_chunk;
 
 /* A bump allocator for one step's tensors and tape. reset() frees everything at once; when the
- * step needed more than one chunk, reset() replaces them with a single chunk of the high-water
- * size, so that steady-state steps never call the allocator. */
+ * step needed more than one chunk (even one that a rewind freed again), reset() replaces them
+ * with a single chunk of the high-water size, so that steady-state steps never call the
+ * allocator. */
 struct sup_arena {
 	struct sup_allocator alloc;
 	struct sup_arena_chunk *head; /* newest chunk first */

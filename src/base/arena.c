@@ -83,8 +83,10 @@ void *sup_arena_calloc(struct sup_arena *a, size_t size)
 void sup_arena_reset(struct sup_arena *a)
 {
 	struct sup_arena_chunk *ch = a->head;
-	if (ch && ch->next) {
-		/* Several chunks: replace them by one that holds the high-water mark. */
+	if (ch && (ch->next || ch->cap < a->high_water)) {
+		/* Several chunks, or one smaller than the high-water mark (the step reached it in a
+		 * chunk that a rewind has freed since: scratch taken after a mark): replace them by
+		 * one chunk that holds the high-water mark. */
 		sup_arena_deinit(a);
 		a->head = chunk_new(a, align_up(a->high_water));
 	} else if (ch) {
