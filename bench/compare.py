@@ -10,9 +10,14 @@ machine load hits both alike. Each process reports the median ms/step over N ste
 warm-up and its peak RSS; the table shows the median over the rounds of those medians, the ratio
 selfsup / PyTorch (< 1: selfsup faster), GFLOP/s of both (FLOPs from the layer shapes, the same
 formula on both sides), the fraction of the measured sgemm rate (DIR/bench/gemm, best direct
-cblas_sgemm rate over its sizes) that selfsup reaches, and the peak RSS of both.
+call of the GEMM kernel over its sizes: dnnl_sgemm with oneDNN, else cblas_sgemm) that selfsup
+reaches, and the peak RSS of both.
 Both sides run with OMP_NUM_THREADS=2 (torch.set_num_threads(2)) and the same OMP_WAIT_POLICY
 (--wait-policy; default: leave the environment as it is).
+The "cpu ratio" column is the same ratio for the median process CPU time per step. With
+--threads 1 it measures the work of a step even on a loaded machine (wall time there measures
+the wait for a core as well); with more threads it also counts spin-waiting, so read it only
+for single-thread runs.
 """
 import argparse
 import json
@@ -78,13 +83,13 @@ def main():
             continue
         rows.append((name, s, p))
     sep = " | " if a.markdown else "  "
-    head = ["workload", "selfsup ms", "PyTorch ms", "ratio", "selfsup GFLOP/s", "PyTorch GFLOP/s",
+    head = ["workload", "selfsup ms", "PyTorch ms", "ratio", "cpu ratio", "selfsup GFLOP/s", "PyTorch GFLOP/s",
             "% sgemm", "RSS selfsup MB", "RSS PyTorch MB"]
     if a.markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
     else:
-        print(("%-24s %10s %10s %6s %8s %8s %7s %9s %9s") % tuple(h[:10] for h in head))
+        print(("%-24s %10s %10s %6s %9s %8s %8s %7s %9s %9s") % tuple(h[:10] for h in head))
     for name, s, p in rows:
         if s is None:
             print("%s: failed" % name)
@@ -96,15 +101,18 @@ def main():
         rss_s = max(r["peak_rss_mb"] for r in s)
         rss_p = max(r["peak_rss_mb"] for r in p)
         pct = "%.0f%%" % (100.0 * gf_s / sgemm) if sgemm else "-"
-        cells = ["%s %s" % (name, s[0]["title"]), "%.1f" % ms_s, "%.1f" % ms_p, "%.2f" % (ms_s / ms_p),
+        cpu_s = [r["cpu_ms"] for r in s if "cpu_ms" in r]
+        cpu_p = [r["cpu_ms"] for r in p if "cpu_ms" in r]
+        cpu_ratio = "%.2f" % (statistics.median(cpu_s) / statistics.median(cpu_p)) if cpu_s and cpu_p else "-"
+        cells = ["%s %s" % (name, s[0]["title"]), "%.1f" % ms_s, "%.1f" % ms_p, "%.2f" % (ms_s / ms_p), cpu_ratio,
                  "%.1f" % gf_s, "%.1f" % gf_p, pct, "%.0f" % rss_s, "%.0f" % rss_p]
         if a.markdown:
             print("| " + " | ".join(cells) + " |")
         else:
-            print("%-24s %10s %10s %6s %8s %8s %7s %9s %9s" % tuple(cells))
+            print("%-24s %10s %10s %6s %9s %8s %8s %7s %9s %9s" % tuple(cells))
         sys.stdout.flush()
     if sgemm:
-        print("\nsgemm (best cblas_sgemm of bench/gemm, %d threads): %.1f GFLOP/s" % (a.threads, sgemm))
+        print("\nsgemm (best direct GEMM kernel call of bench/gemm, %d threads): %.1f GFLOP/s" % (a.threads, sgemm))
     return 0
 
 

@@ -1,5 +1,6 @@
 /* GEMM benchmark: GFLOP/s of the sup_matmul op (f32, CPU backend, no-grad, output allocated in
- * the step arena, context reset every repetition) against a direct cblas_sgemm on the same
+ * the step arena, context reset every repetition) against a direct call of the GEMM kernel it
+ * uses (sup_cpu_gemm_f32: dnnl_sgemm when built with oneDNN, else cblas_sgemm) on the same
  * operand buffers, for square sizes 256..2048. The ratio op/direct measures the op's overhead
  * (checks, plan, arena), which should be negligible: the target is >= 0.95.
  *
@@ -11,8 +12,8 @@
  * With --json, one JSON object per size per line. Threads: OMP_NUM_THREADS as usual. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "selfsup/ops.h"
+#include "kernels/gemm.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static double time_op(struct sup_ctx *c, struct sup_tensor *a, struct sup_tensor
 static double time_direct(int n, const float *A, const float *B, float *C)
 {
 	double t0 = now_s();
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+	sup_cpu_gemm_f32(false, false, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
 	return now_s() - t0;
 }
 
@@ -154,7 +155,7 @@ int main(int argc, char **argv)
 	threads = omp_get_max_threads();
 #endif
 	if (!json)
-		printf("# sup_matmul (f32, CPU, no-grad, arena + reset) vs cblas_sgemm, %d thread(s), median of >= %d\n"
+		printf("# sup_matmul (f32, CPU, no-grad, arena + reset) vs the GEMM kernel, %d thread(s), median of >= %d\n"
 		       "%6s %6s %12s %14s %8s\n",
 		       threads, reps, "n", "reps", "op GFLOP/s", "direct GFLOP/s", "ratio");
 	float sink = 0;

@@ -308,20 +308,23 @@ WORKLOADS = [
 def run(name, title, make, flops, steps, warmup, as_json):
     torch.manual_seed(1234)
     step = make()
-    ms, loss = [], float("nan")
+    ms, cpu, loss = [], [], float("nan")
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = step()
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         if i >= warmup:
             ms.append((t1 - t0) * 1e3)
+            cpu.append((c1 - c0) * 1e3)
     ms.sort()
+    cpu.sort()
     med = ms[steps // 2] if steps % 2 else 0.5 * (ms[steps // 2 - 1] + ms[steps // 2])
+    cpu_med = cpu[steps // 2] if steps % 2 else 0.5 * (cpu[steps // 2 - 1] + cpu[steps // 2])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     gf = flops() / (med * 1e6)
     if as_json:
         print(json.dumps({"workload": name, "title": title, "median_ms": round(med, 3), "min_ms": round(ms[0], 3),
-                          "gflops": round(gf, 2), "peak_rss_mb": round(rss, 1), "threads": torch.get_num_threads(),
+                          "cpu_ms": round(cpu_med, 3), "gflops": round(gf, 2), "peak_rss_mb": round(rss, 1), "threads": torch.get_num_threads(),
                           "steps": steps, "loss": float("%.6g" % loss)}), flush=True)
     else:
         print("%-3s %-24s median %9.2f ms  min %9.2f ms  %7.2f GFLOP/s  peak RSS %8.1f MB  (%d threads, loss %.4g)"
