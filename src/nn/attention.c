@@ -92,6 +92,15 @@ struct sup_tensor *sup_attention_forward(struct sup_ctx *c, struct sup_model *m,
 		return NULL;
 	}
 	const int64_t B = x->shape[0], Tq = x->shape[1], S = kv->shape[1], H = a->heads, dh = a->dim / H;
+	if (!(a->dropout > 0 && m->training)) {
+		/* No dropout on the probabilities: the fused op (the same function, far less memory). */
+		struct sup_tensor *q = sup_linear_forward(c, m, &a->q_proj, x);
+		struct sup_tensor *k = sup_linear_forward(c, m, &a->k_proj, kv);
+		struct sup_tensor *v = sup_linear_forward(c, m, &a->v_proj, kv);
+		struct sup_tensor *mask = q ? build_mask(c, x->dtype, B, Tq, S, causal, key_padding) : NULL;
+		struct sup_tensor *ctx = sup_attention(c, q, k, v, mask, H, 1.0 / sqrt((double)dh));
+		return sup_linear_forward(c, m, &a->out_proj, ctx);
+	}
 	struct sup_tensor *q = split_heads(c, sup_linear_forward(c, m, &a->q_proj, x), H);
 	struct sup_tensor *k = split_heads(c, sup_linear_forward(c, m, &a->k_proj, kv), H);
 	struct sup_tensor *v = split_heads(c, sup_linear_forward(c, m, &a->v_proj, kv), H);

@@ -10,6 +10,7 @@
 #ifndef SELFSUP_OP_INTERNAL_H
 #define SELFSUP_OP_INTERNAL_H
 
+#include "selfsup/autograd.h"
 #include "selfsup/ops.h"
 
 /* Every differentiable op, in table order. Each op file defines `const struct sup_op_def
@@ -20,7 +21,7 @@
 	X(neg) X(exp) X(log) X(sqrt) X(rsqrt) X(abs) X(relu) X(leaky_relu) X(elu) X(gelu)        \
 	X(sigmoid) X(tanh) X(softplus) X(prelu)                                                  \
 	X(sum) X(mean) X(max) X(logsumexp) X(var)                                                \
-	X(matmul) X(linear) X(spmm)                                                                        \
+	X(matmul) X(linear) X(attention) X(spmm)                                                                        \
 	X(reshape) X(permute) X(transpose) X(slice) X(contiguous) X(concat) X(stack) X(pad)      \
 	X(gather) X(index_select) X(scatter_add) X(embedding)                                    \
 	X(softmax) X(log_softmax) X(l2_normalize) X(layer_norm) X(batch_norm) X(dropout)         \
@@ -72,11 +73,7 @@ struct sup_node *sup_record(struct sup_ctx *c, const struct sup_op_def *op, sup_
  * (per element) before the second adds. */
 void *sup_grad_buf(struct sup_ctx *c, sup_t *t);
 void *sup_grad_buf_acc(struct sup_ctx *c, sup_t *t, bool *acc);
-/* Frees t's gradient buffer when it came from the gradient pool (t->grad_pooled) and sets
- * t->grad to NULL; leaves any other gradient alone. backward() calls it for each node's output
- * right after the node's backward: nothing reads or accumulates into that gradient later (the
- * tape runs in reverse, and only nodes recorded after the producer consume its output). */
-void sup_grad_release(struct sup_ctx *c, sup_t *t);
+/* sup_grad_release() (autograd.h) frees a pooled gradient buffer. */
 
 /* Backend choice for a float op: the fast CPU kernels only for f32 on SUP_BACKEND_CPU. */
 static inline bool sup_use_fast(const struct sup_ctx *c, enum sup_dtype dt)
