@@ -284,6 +284,8 @@ static void test_conv_kernels(void)
 		{ 7, 1, 33, 33, 5, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   /* W1 first layer shape */
 		{ 1, 7, 33, 7, 2, 0, 0, 3, 5, 2, 1, 1, 2, 2, 1, 1 },    /* N = 1, asymmetric */
 		{ 7, 6, 9, 11, 4, 0, 0, 3, 3, 2, 3, 0, 4, 2, 2, 2 },    /* padding wider than a side */
+		{ 5, 16, 8, 10, 8, 0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 1 },   /* 1x1 stride 2, even: last row unused */
+		{ 3, 17, 9, 8, 5, 0, 0, 3, 3, 2, 3, 1, 0, 1, 1, 1 },    /* 3x3, the last rows/cols unused */
 	};
 	const int threads[] = { 1, 2, 3 };
 	struct sup_rng r = sup_rng_make(77, 3);

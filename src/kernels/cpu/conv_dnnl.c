@@ -207,17 +207,21 @@ static bool slot_init(struct sup_dnnl_conv *dc, struct dc_slot *s, int arg, cons
 	return s->move != NULL;
 }
 
-/* Strides, dilations (oneDNN counts the gaps: d - 1) and paddings; false when the geometry's
- * output would need negative right padding (its last input rows unused), which oneDNN rejects. */
+/* Strides, dilations (oneDNN counts the gaps: d - 1) and paddings. oneDNN derives the output
+ * size as (H + pl + pr - extent) / stride + 1, rounded down: the right padding is what the last
+ * output row needs, or 0 when the last input rows are unused (a 1x1 stride-2 convolution of an
+ * even size: the rounding gives the same OH). False for a geometry no padding reproduces. */
 static bool conv_params(const struct sup_conv_geom *g, dnnl_dims_t st, dnnl_dims_t dil, dnnl_dims_t pl,
 			dnnl_dims_t pr)
 {
 	st[0] = g->sh, st[1] = g->sw;
 	dil[0] = g->dh - 1, dil[1] = g->dw - 1;
 	pl[0] = g->ph, pl[1] = g->pw;
-	pr[0] = (g->OH - 1) * g->sh + (g->KH - 1) * g->dh + 1 - g->H - g->ph;
-	pr[1] = (g->OW - 1) * g->sw + (g->KW - 1) * g->dw + 1 - g->W - g->pw;
-	return pr[0] >= 0 && pr[1] >= 0;
+	const int64_t need_h = (g->OH - 1) * g->sh + (g->KH - 1) * g->dh + 1 - g->H - g->ph;
+	const int64_t need_w = (g->OW - 1) * g->sw + (g->KW - 1) * g->dw + 1 - g->W - g->pw;
+	pr[0] = need_h > 0 ? need_h : 0;
+	pr[1] = need_w > 0 ? need_w : 0;
+	return need_h > -g->sh && need_w > -g->sw;
 }
 
 /* The primitive descriptor of the entry's pass (and the forward one, its hint). */
