@@ -139,8 +139,11 @@ static enum sup_status bn_sync_stats(const struct sup_bn_sync *sync, const sup_t
 		return st;
 	*count = buf[C];
 	double *mu = buf + C + 1; /* C more doubles: the global means */
+	/* The mean in x's dtype, and the deviations from that rounded mean, as the one-process
+	 * kernels compute them (kernels/cpu/norm.c): the output is normalised with the rounded
+	 * mean, and a channel of tiny variance is sensitive to which mean its deviations use. */
 	for (int64_t ch = 0; ch < C; ch++)
-		mu[ch] = buf[ch] / *count;
+		mu[ch] = f64 ? buf[ch] / *count : (double)(float)(buf[ch] / *count);
 	for (int64_t ch = 0; ch < C; ch++)
 		buf[ch] = 0;
 	for (int64_t i = 0; i < N; i++)
