@@ -108,6 +108,14 @@ struct sup_method {
 	const char *paper;	  /* "Chen et al. 2020, A Simple Framework for Contrastive Learning..." */
 	const char *default_data; /* data set used when data= is not given */
 	bool fixture;		  /* a test fixture: hidden from `selfsup list` unless --all */
+	/* train_step follows the data-parallel contract (docs/dist.md), so `mpirun -np K selfsup
+	 * train` may run it: with c->comm of size K, the batch is this process's shard (B/K
+	 * consecutive examples of the global batch of B), the step averages gradients over c->comm
+	 * (sup_model_allreduce_grads) before the update, anything that couples examples across the
+	 * batch (batch norm, negatives, queues, masks normalised by a count) is made global, and
+	 * every process ends the step with the same parameters, buffers and c->rng. The result must
+	 * match one process on the whole batch up to rounding. The driver refuses K > 1 otherwise. */
+	bool data_parallel;
 	enum sup_batch_kind batch_kind;
 	int n_views;			  /* views per example the loader must make (1..SUP_METHOD_MAX_VIEWS) */
 	const struct sup_cfg_key *config; /* the method's keys (NULL-key terminated), or NULL */

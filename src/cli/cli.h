@@ -12,7 +12,9 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 /* Each command: argv holds the arguments after the command name. */
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_list(int argc, char **argv);
-int cli_cmd_train(int argc, char **argv);
+/* train takes the process group of a data-parallel run (dist.h; NULL: one process). */
+struct sup_dist;
+int cli_cmd_train(int argc, char **argv, struct sup_dist *dist);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_embed(int argc, char **argv);
 int cli_cmd_sample(int argc, char **argv);
@@ -109,10 +111,13 @@ struct cli_train_result {
 };
 
 /* Trains one run of method m with the resolved config; resume (may be NULL) is an opened
- * checkpoint whose parts and position are restored. Returns a CLI exit status; on failure a
- * one-line message is in err. */
+ * checkpoint whose parts and position are restored. comm (NULL: one process) is the group of a
+ * data-parallel run: every process calls this with the same config; each trains its shard of
+ * every batch, and only rank 0 writes the run folder (out->run_dir is "" on the others).
+ * Returns a CLI exit status; on failure a one-line message is in err. */
 int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const struct sup_safetensors *resume,
-		  const struct sup_ckpt_meta *resume_meta, struct cli_train_result *out, char *err, size_t err_size);
+		  const struct sup_ckpt_meta *resume_meta, const struct sup_comm *comm, struct cli_train_result *out,
+		  char *err, size_t err_size);
 
 /* Builds the config of method m: schema defaults, then (resume) the checkpoint's config with
  * run-control keys reset, then the YAML file, then the overrides. */

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli/cli.h"
+#include "selfsup/dist.h"
 
 #include <math.h>
 #include <omp.h>
@@ -199,8 +200,10 @@ static int check_eval(const struct sup_config *cfg, char *err, size_t es)
 	return CLI_OK;
 }
 
-int cli_cmd_train(int argc, char **argv)
+int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 {
+	const struct sup_comm *comm = dist ? sup_dist_comm(dist) : NULL;
+	const int rank = sup_comm_rank(comm);
 	for (int i = 0; i < argc; i++)
 		if (cli_is_help(argv[i]))
 			return help(i > 0 ? argv[0] : NULL);
@@ -241,6 +244,8 @@ int cli_cmd_train(int argc, char **argv)
 			code = CLI_USAGE;
 		}
 	}
+	if (code == CLI_OK && dist)
+		sup_dist_set_timeout(dist, sup_config_float(cfg, "dist.timeout"));
 	if (code == CLI_OK && sup_config_int(cfg, "threads") > 0)
 		omp_set_num_threads((int)sup_config_int(cfg, "threads"));
 	if (code == CLI_OK && !(res = calloc((size_t)seeds, sizeof *res))) {
@@ -259,14 +264,17 @@ int cli_cmd_train(int argc, char **argv)
 				sup_config_set(cfg, "out", v, NULL, 0);
 			}
 		}
-		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, &res[k], err, sizeof err);
-		if (code == CLI_OK && *sup_config_str(cfg, "eval"))
+		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, comm, &res[k], err, sizeof err);
+		/* Evaluation and the summary are rank 0's (the only one with a run folder). */
+		if (code == CLI_OK && rank == 0 && *sup_config_str(cfg, "eval"))
 			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, &res[k].metrics, err,
 					    sizeof err);
-		if (code == CLI_OK)
+		if (code == CLI_OK && rank == 0)
 			write_summary_file(a.m, cfg, seed0 + k, &res[k]);
 	}
-	if (code == CLI_OK) {
+	if (code == CLI_OK && rank != 0) {
+		/* stdout is rank 0's too. */
+	} else if (code == CLI_OK) {
 		if (!a.json) {
 			printf("trained %s on %s: %lld epochs, %lld steps, final loss %.6g\nrun folder: %s\n",
 			       a.m->name, sup_config_str(cfg, "data"), (long long)res[seeds - 1].epochs,

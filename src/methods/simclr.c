@@ -37,6 +37,7 @@ struct simclr {
 	struct sup_image_encoder enc;
 	struct sup_mlp proj;
 	double tau;
+	struct sup_bn_sync bn_sync; /* over the step context's group (data-parallel runs) */
 };
 
 static const struct sup_cfg_key simclr_keys[] = {
@@ -125,17 +126,28 @@ static enum sup_status simclr_step(void *state, struct sup_ctx *c, const struct 
 	if (b->n_views < 2)
 		return sup_ctx_fail(c, SUP_ERR_ARG, "simclr: needs two views per image, got %d", b->n_views);
 	sup_model_set_training(&s->model, true);
+	/* Data-parallel (c->comm, docs/dist.md): this process holds N/K images of the global batch.
+	 * The paper's global BN (§3 "Global BN") is synchronised batch norm over the group, and
+	 * NT-Xent takes every process's projections as candidates, so K processes compute the loss
+	 * and gradient of one process on the whole batch. */
+	s->bn_sync = sup_bn_sync_of_comm(c->comm);
+	s->model.bn_sync = sup_comm_size(c->comm) > 1 ? &s->bn_sync : NULL;
 	/* Rows 0..N-1 view 1, N..2N-1 view 2: one encoder pass, BN statistics over all 2N. */
 	struct sup_tensor *x = sup_concat(c, (struct sup_tensor *const[]){b->views[0], b->views[1]}, 2, 0);
 	struct sup_tensor *h = sup_image_encoder_forward(c, &s->model, &s->enc, x);
 	struct sup_tensor *z = sup_mlp_forward(c, &s->model, &s->proj, h);
 	struct sup_contrastive_stats cs = {0};
-	struct sup_tensor *loss = sup_nt_xent(c, z, s->tau, &cs);
+	struct sup_tensor *loss = sup_nt_xent_gathered(c, z, s->tau, &cs);
+	/* encode (evaluation) runs on one process; the recorded BN nodes keep the hook for backward. */
+	s->model.bn_sync = NULL;
 	if (!loss)
 		return sup_ctx_status(c);
 	sup_model_zero_grad(&s->model);
 	if (sup_backward(c, loss) != SUP_OK)
 		return sup_ctx_status(c);
+	enum sup_status st = sup_model_allreduce_grads(&s->model, c->comm, 0);
+	if (st != SUP_OK)
+		return sup_ctx_fail(c, st, "simclr: gradient allreduce failed");
 	sup_optim_step(&s->optim, si->lr);
 	out->loss = sup_tensor_get(loss, 0);
 	out->n = 3;
@@ -167,6 +179,7 @@ const struct sup_method sup_method_simclr = {
 	     "Representations (ICML)",
     .default_data = "fashion-mnist",
     .fixture = false,
+    .data_parallel = true,
     .batch_kind = SUP_BATCH_IMAGES,
     .n_views = 2,
     .config = simclr_keys,
