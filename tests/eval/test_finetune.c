@@ -10,6 +10,7 @@
 #include "selfsup/data.h"
 #include "selfsup/eval.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -327,11 +328,69 @@ static void test_errors(void)
 	sup_config_free(cfg);
 }
 
+/* Every image method's forward_features is what encode computes, and gradients flow from it to
+ * the method's parameters in training mode (the methods beyond SimCLR that the tests above do
+ * not fine-tune). 28x28 inputs as Fashion-MNIST; one tiny batch each. */
+static void test_image_methods_differentiable(void)
+{
+	static const struct sup_data_info info = {.name = "tiny-28", .modality = SUP_MODALITY_IMAGE, .n_examples = 64,
+						  .n_classes = 4, .channels = 1, .height = 28, .width = 28};
+	int checked = 0;
+	for (int i = 0; i < sup_method_count(); i++) {
+		const struct sup_method *m = sup_method_at(i);
+		if (!(m->modalities & SUP_MODALITY_IMAGE))
+			continue;
+		if (!m->forward_features) {
+			TU_CHECK_MSG(strcmp(m->name, "pixel_baseline") == 0, "%s has no forward_features", m->name);
+			continue;
+		}
+		const struct sup_cfg_key *schemas[2] = {sup_config_common_keys(), m->config};
+		struct sup_config *cfg = NULL;
+		char err[256] = "";
+		TU_CHECK(sup_config_new(&cfg, schemas, m->config ? 2 : 1, err, sizeof err) == SUP_OK);
+		struct sup_rng rng = sup_rng_make(3, 1);
+		void *st = NULL;
+		TU_CHECK_MSG(m->init(&st, cfg, &info, &rng, err, sizeof err) == SUP_OK, "%s: %s", m->name, err);
+		struct sup_ctx c;
+		tu_ctx(&c, 4);
+		struct sup_tensor *x = sup_tensor_new(&c, SUP_F32, 4, (const int64_t[]){4, 1, 28, 28});
+		struct sup_tensor *idx = sup_tensor_new(&c, SUP_I64, 1, (const int64_t[]){4});
+		sup_tensor_fill_uniform(x, &rng, 0, 1);
+		for (int64_t k = 0; k < 4; k++)
+			((int64_t *)idx->data)[k] = k;
+		struct sup_method_batch b = {.kind = SUP_BATCH_IMAGES, .n_views = 1, .views = {x}, .index = idx};
+		struct sup_tensor *e = sup_tensor_clone(&c, m->encode(st, &c, &b));
+		sup_no_grad_begin(&c);
+		struct sup_tensor *f0 = m->forward_features(st, &c, &b, false);
+		sup_no_grad_end(&c);
+		TU_CHECK_MSG(e && f0 && tu_max_abs_diff(e, f0) == 0, "%s: encode differs from forward_features", m->name);
+		struct sup_ckpt_part p[SUP_MAX_PARTS];
+		int np = m->parts(st, p, SUP_MAX_PARTS);
+		for (int k = 0; k < np; k++)
+			sup_model_zero_grad(p[k].model);
+		struct sup_tensor *h = m->forward_features(st, &c, &b, true);
+		TU_CHECK_MSG(h && h->ndim == 2 && h->shape[0] == 4, "%s: %s", m->name, sup_ctx_error(&c));
+		double g = 0;
+		if (h && sup_backward(&c, sup_sum(&c, sup_mul(&c, h, h), NULL, 0, false)) == SUP_OK)
+			for (int k = 0; k < np; k++)
+				for (int64_t j = 0; j < p[k].model->n_params; j++)
+					g += fabs(p[k].model->grads[j]);
+		TU_CHECK_MSG(g > 0 && isfinite(g), "%s: no gradient reached the parameters (%g; %s)", m->name, g,
+			     sup_ctx_error(&c));
+		checked++;
+		sup_ctx_deinit(&c);
+		m->free(st);
+		sup_config_free(cfg);
+	}
+	TU_CHECK_MSG(checked >= 12, "only %d image methods checked", checked);
+}
+
 int main(void)
 {
 	test_images_learn_restore_determinism();
 	test_test_split_makes_no_choice();
 	test_text_methods_learn();
 	test_errors();
+	test_image_methods_differentiable();
 	return tu_finish("eval/finetune");
 }
