@@ -317,7 +317,7 @@ struct sup_finetune_opts {
 	double grad_clip;     /* > 0: clip the global gradient norm (encoder + head) to this; 0: off */
 	double val_fraction;  /* hold-out of the train split when val is NULL, in [0, 1); 0: none, the last epoch is kept */
 	int64_t patience;     /* > 0: stop after this many epochs without a better validation accuracy */
-	int64_t eval_batch;   /* examples per batch when scoring (256) */
+	int64_t eval_batch;   /* examples per batch when scoring; 0: the training batch */
 	uint64_t seed;	      /* head initialisation, hold-out, data order, dropout */
 	bool keep;	      /* leave the fine-tuned (best-epoch) parameters in the method; false: restore */
 	/* Progress (may be NULL); called on the caller's thread. */

@@ -33,7 +33,7 @@ void sup_finetune_opts_default(struct sup_finetune_opts *o)
 	    .warmup = 0,
 	    .schedule = SUP_FT_SCHED_COSINE,
 	    .val_fraction = 0.1,
-	    .eval_batch = 256,
+	    .eval_batch = 0,
 	};
 }
 
@@ -57,7 +57,8 @@ struct ft {
 	bool have_orig, have_best;
 	struct sup_ctx c;
 	int64_t C, D;
-	bool graph; /* the splits give whole-graph batches */
+	int64_t eval_batch; /* examples per scoring batch (opts, or the training batch) */
+	bool graph;	    /* the splits give whole-graph batches */
 };
 
 static enum sup_status check_opts(const struct sup_finetune_opts *o, char *err, size_t es)
@@ -74,7 +75,7 @@ static enum sup_status check_opts(const struct sup_finetune_opts *o, char *err, 
 			  : !(o->grad_clip >= 0)		    ? "grad_clip must be >= 0"
 			  : !(o->val_fraction >= 0 && o->val_fraction < 1) ? "val_fraction must be in [0, 1)"
 			  : o->patience < 0			    ? "patience must be >= 0"
-			  : o->eval_batch < 1			    ? "eval_batch must be >= 1"
+			  : o->eval_batch < 0			    ? "eval_batch must be >= 0"
 			  : o->optim != SUP_OPTIM_ADAM && o->optim != SUP_OPTIM_ADAMW && o->optim != SUP_OPTIM_SGD
 			      ? "optim must be Adam, AdamW or SGD"
 			      : NULL;
@@ -329,7 +330,7 @@ static enum sup_status score(struct ft *f, const struct sup_finetune_split *spli
 	float *scores = sup_eval_alloc((size_t)(n * f->C + 1), sizeof(float));
 	int64_t *lab = sup_eval_alloc((size_t)n + 1, sizeof(int64_t));
 	enum sup_status s = scores && lab ? SUP_OK : SUP_ERR_NOMEM;
-	int64_t step = f->graph ? n : f->o->eval_batch;
+	int64_t step = f->graph ? n : f->eval_batch;
 	for (int64_t i0 = 0; s == SUP_OK && i0 < n; i0 += step) {
 		int64_t k = n - i0 < step ? n - i0 : step;
 		struct sup_method_batch b;
@@ -521,6 +522,9 @@ static enum sup_status finetune(struct ft *f, const struct sup_finetune_split *t
 		r.vpos = val ? vpos : hold;
 		r.n_val = val ? val->n : r.n_val;
 		plan(f->o, &r);
+		/* Scoring without gradients at the training batch needs no more memory than a
+		 * training step, which had to fit anyway. */
+		f->eval_batch = f->o->eval_batch > 0 ? f->o->eval_batch : r.batch;
 		*out = (struct sup_finetune_result){.n_train = r.n_fit, .n_val = r.n_val, .n_test = test->n, .dim = f->D};
 		s = run_epochs(f, &r, err, es);
 	}
