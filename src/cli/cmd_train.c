@@ -41,6 +41,7 @@ static int help(const char *method)
 	       "defaults, then CONFIG.yaml, then key=value (nested keys with dots: optim.momentum=0.9).\n"
 	       "Common keys: data= epochs= steps= batch_size= lr= schedule= warmup_epochs= seed= threads=\n"
 	       "out= eval= seeds= resume=CHECKPOINT|RUN_FOLDER log_every=\n"
+	       "finetune.KEY=VALUE: options of eval=finetune (`selfsup eval --help` lists them).\n"
 	       "--print-config: print the resolved config (YAML, with citations) and stop.\n"
 	       "--json: the last line of stdout is a JSON summary. `selfsup train METHOD --help` lists the\n"
 	       "method's keys.\n");
@@ -55,6 +56,8 @@ struct train_args {
 	const char *yaml;
 	char **kv;
 	int n_kv;
+	char **eval_opts; /* finetune.KEY=VALUE: options of the eval= protocols, not config keys */
+	int n_eval_opts;
 	bool json;
 	bool print_config; /* --print-config: print the resolved config as YAML and stop */
 };
@@ -71,7 +74,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 				best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
 	}
 	a->kv = calloc((size_t)argc, sizeof *a->kv);
-	if (!a->kv)
+	a->eval_opts = calloc((size_t)argc, sizeof *a->eval_opts);
+	if (!a->kv || !a->eval_opts)
 		return cli_fail(CLI_FAIL, "train", "out of memory");
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
@@ -82,6 +86,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 		else if (s[0] == '-')
 			return cli_fail(CLI_USAGE, "train", "unknown option '%s' (options: --json --print-config --help)",
 					s);
+		else if (cli_eval_is_option(s))
+			a->eval_opts[a->n_eval_opts++] = argv[i];
 		else if (strchr(s, '='))
 			a->kv[a->n_kv++] = argv[i];
 		else if (!a->yaml)
@@ -184,7 +190,7 @@ static int resolve(struct train_args *a, struct sup_config **cfg, struct sup_saf
 	return cli_config_build(cfg, a->m, meta->config_yaml, a->yaml, a->kv, a->n_kv, err, es);
 }
 
-static int check_eval(const struct sup_config *cfg, char *err, size_t es)
+static int check_eval(const struct sup_config *cfg, const struct train_args *a, char *err, size_t es)
 {
 	char list[256];
 	snprintf(list, sizeof list, "%s", sup_config_str(cfg, "eval"));
@@ -197,7 +203,8 @@ static int check_eval(const struct sup_config *cfg, char *err, size_t es)
 			return CLI_USAGE;
 		}
 	}
-	return CLI_OK;
+	/* Options of the evaluation (finetune.epochs=...) fail here, before any training. */
+	return cli_eval_check_options(sup_config_str(cfg, "eval"), a->eval_opts, a->n_eval_opts, err, es);
 }
 
 int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
@@ -211,6 +218,7 @@ int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 	int code = parse_args(&a, argc, argv);
 	if (code != CLI_OK) {
 		free(a.kv);
+		free(a.eval_opts);
 		return code;
 	}
 	char err[1024] = "";
@@ -226,12 +234,13 @@ int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 			fputs(yaml, stdout);
 		free(yaml);
 		free(a.kv);
+		free(a.eval_opts);
 		sup_config_free(cfg);
 		sup_safetensors_free(st);
 		return yaml ? CLI_OK : cli_fail(CLI_FAIL, "train", "out of memory");
 	}
 	if (code == CLI_OK)
-		code = check_eval(cfg, err, sizeof err);
+		code = check_eval(cfg, &a, err, sizeof err);
 	if (code == CLI_OK) {
 		seeds = sup_config_int(cfg, "seeds");
 		seed0 = sup_config_int(cfg, "seed");
@@ -267,8 +276,8 @@ int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, comm, &res[k], err, sizeof err);
 		/* Evaluation and the summary are rank 0's (the only one with a run folder). */
 		if (code == CLI_OK && rank == 0 && *sup_config_str(cfg, "eval"))
-			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, &res[k].metrics, err,
-					    sizeof err);
+			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, a.eval_opts,
+					    a.n_eval_opts, &res[k].metrics, err, sizeof err);
 		if (code == CLI_OK && rank == 0)
 			write_summary_file(a.m, cfg, seed0 + k, &res[k]);
 	}
@@ -289,6 +298,7 @@ int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 	}
 	free(res);
 	free(a.kv);
+	free(a.eval_opts);
 	sup_config_free(cfg);
 	sup_safetensors_free(st);
 	return code;

@@ -268,15 +268,18 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 	return SUP_OK;
 }
 
-static struct sup_tensor *mlm_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+static struct sup_tensor *mlm_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				       bool training)
 {
 	struct mlm *m = state;
-	sup_model_set_training(&m->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&m->model, training);
 	struct sup_tensor *ids = b->views[0];
-	struct sup_tensor *z = textm_mean_pool(c, sup_text_encoder_forward(c, &m->model, &m->enc, ids, textm_padding(c, ids)), ids);
-	sup_no_grad_end(c);
-	return z;
+	return textm_mean_pool(c, sup_text_encoder_forward(c, &m->model, &m->enc, ids, textm_padding(c, ids)), ids);
+}
+
+static struct sup_tensor *mlm_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(mlm_features, state, c, b);
 }
 
 const struct sup_method sup_method_mlm = {
@@ -294,5 +297,6 @@ const struct sup_method sup_method_mlm = {
     .parts = mlm_parts,
     .train_step = mlm_step,
     .encode = mlm_encode,
+    .forward_features = mlm_features,
     .free = mlm_free,
 };

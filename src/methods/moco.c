@@ -394,14 +394,18 @@ static void moco_stats(struct sup_step_stats *out, const struct sup_tensor *loss
 }
 
 /* The representation: f_q's backbone output (before the head), eval mode. */
-static struct sup_tensor *moco_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* The query encoder's backbone features (the key encoder is its moving average). */
+static struct sup_tensor *moco_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					bool training)
 {
 	struct moco *s = state;
-	sup_model_set_training(&s->q_model, false);
-	sup_no_grad_begin(c);
-	struct sup_tensor *h = sup_image_encoder_forward(c, &s->q_model, &s->q.enc, b->views[0]);
-	sup_no_grad_end(c);
-	return h;
+	sup_model_set_training(&s->q_model, training);
+	return sup_image_encoder_forward(c, &s->q_model, &s->q.enc, b->views[0]);
+}
+
+static struct sup_tensor *moco_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(moco_features, state, c, b);
 }
 
 #define MOCO_METHOD(NAME, PAPER, KEYS)                                                                                 \
@@ -411,6 +415,7 @@ static struct sup_tensor *moco_encode(void *state, struct sup_ctx *c, const stru
 		.data_parallel = true,                                                                                  \
 		.batch_kind = SUP_BATCH_IMAGES, .n_views = 2, .config = KEYS, .init = moco_init,                      \
 		.parts = moco_parts, .train_step = moco_step, .on_epoch_end = NULL, .encode = moco_encode,            \
+		.forward_features = moco_features,                                                                     \
 		.sample = NULL, .nll = NULL, .free = moco_free,                                                        \
 	}
 

@@ -160,14 +160,18 @@ static enum sup_status simclr_step(void *state, struct sup_ctx *c, const struct 
 	return SUP_OK;
 }
 
-static struct sup_tensor *simclr_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* h = f(x), before the projection head (§4.2). */
+static struct sup_tensor *simclr_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					  bool training)
 {
 	struct simclr *s = state;
-	sup_model_set_training(&s->model, false);
-	sup_no_grad_begin(c);
-	struct sup_tensor *h = sup_image_encoder_forward(c, &s->model, &s->enc, b->views[0]);
-	sup_no_grad_end(c);
-	return h;
+	sup_model_set_training(&s->model, training);
+	return sup_image_encoder_forward(c, &s->model, &s->enc, b->views[0]);
+}
+
+static struct sup_tensor *simclr_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(simclr_features, state, c, b);
 }
 
 const struct sup_method sup_method_simclr = {
@@ -188,6 +192,7 @@ const struct sup_method sup_method_simclr = {
     .train_step = simclr_step,
     .on_epoch_end = NULL,
     .encode = simclr_encode,
+    .forward_features = simclr_features,
     .sample = NULL,
     .nll = NULL,
     .free = simclr_free,
