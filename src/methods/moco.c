@@ -300,7 +300,6 @@ static void moco_enqueue(struct moco *s, const struct sup_tensor *k)
 
 static enum sup_status moco_step_dist(struct moco *s, struct sup_ctx *c, const struct sup_method_batch *b,
 				      const struct sup_step_info *si, struct sup_step_stats *out);
-static void moco_stats(struct sup_step_stats *out, const struct sup_tensor *loss, const struct sup_contrastive_stats *cs);
 
 static enum sup_status moco_step(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
 				 const struct sup_step_info *si, struct sup_step_stats *out)
@@ -328,7 +327,7 @@ static enum sup_status moco_step(void *state, struct sup_ctx *c, const struct su
 	sup_optim_step(&s->optim, si->lr);
 	sup_model_ema(&s->k_model, &s->q_model, s->m);
 	moco_enqueue(s, k);
-	moco_stats(out, loss, &cs);
+	image_ssl_contrastive_stats(out, loss, &cs);
 	return SUP_OK;
 }
 
@@ -377,24 +376,12 @@ static enum sup_status moco_step_dist(struct moco *s, struct sup_ctx *c, const s
 	sup_optim_step(&s->optim, si->lr);
 	sup_model_ema(&s->k_model, &s->q_model, s->m);
 	moco_enqueue(s, k_all);
-	moco_stats(out, loss, &cs);
+	image_ssl_contrastive_stats(out, loss, &cs);
 	return SUP_OK;
 }
 
-static void moco_stats(struct sup_step_stats *out, const struct sup_tensor *loss, const struct sup_contrastive_stats *cs)
-{
-	out->loss = sup_tensor_get(loss, 0);
-	out->n = 3;
-	out->names[0] = "acc";
-	out->values[0] = cs->acc;
-	out->names[1] = "pos_sim";
-	out->values[1] = cs->pos_sim;
-	out->names[2] = "neg_sim";
-	out->values[2] = cs->neg_sim;
-}
-
-/* The representation: f_q's backbone output (before the head), eval mode. */
-/* The query encoder's backbone features (the key encoder is its moving average). */
+/* The representation: f_q's backbone output, before the head (the key encoder is its moving
+ * average). */
 static struct sup_tensor *moco_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
 					bool training)
 {

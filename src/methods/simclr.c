@@ -149,14 +149,7 @@ static enum sup_status simclr_step(void *state, struct sup_ctx *c, const struct 
 	if (st != SUP_OK)
 		return sup_ctx_fail(c, st, "simclr: gradient allreduce failed");
 	sup_optim_step(&s->optim, si->lr);
-	out->loss = sup_tensor_get(loss, 0);
-	out->n = 3;
-	out->names[0] = "acc";
-	out->values[0] = cs.acc;
-	out->names[1] = "pos_sim";
-	out->values[1] = cs.pos_sim;
-	out->names[2] = "neg_sim";
-	out->values[2] = cs.neg_sim;
+	image_ssl_contrastive_stats(out, loss, &cs);
 	return SUP_OK;
 }
 
