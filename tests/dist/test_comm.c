@@ -186,7 +186,7 @@ static void test_gather_and_dropout_shards(void)
 
 struct model_job {
 	const struct sup_comm *comm;
-	float grads[8], bufs[8];
+	float grads[8], bufs[64]; /* bufs: the model's whole (padded) buffer block */
 	enum sup_status st;
 };
 
@@ -207,16 +207,23 @@ static void *model_run(void *arg)
 	memcpy(j->grads, m.grads, sizeof j->grads);
 	/* Running statistics: the whole batch's 4 sub-batch updates x_1..x_4 in order, rank k
 	 * applying x_{2k+1}, x_{2k+2}. */
-	float before[8];
-	for (int i = 0; i < 8; i++)
-		before[i] = m.buffers[i] = (float)(0.5 + 0.1 * i);
+	/* The block is padded (every tensor starts at a multiple of 16 floats): all of it is merged. */
+	float before[64];
+	const int64_t nb = m.n_buffers;
+	if (nb > 64) {
+		j->st = SUP_ERR_ARG;
+		sup_model_deinit(&m);
+		return NULL;
+	}
+	for (int64_t i = 0; i < nb; i++)
+		before[i] = m.buffers[i] = (float)(0.5 + 0.1 * (double)i);
 	const int first = j->comm ? 2 * k : 0, count = j->comm ? 2 : 4;
 	for (int u = first; u < first + count; u++)
-		for (int i = 0; i < 8; i++)
+		for (int64_t i = 0; i < nb; i++)
 			m.buffers[i] = 0.9f * m.buffers[i] + 0.1f * (float)(u * u + i);
 	if (j->st == SUP_OK)
 		j->st = sup_model_merge_running_stats(&m, before, 2, 0.1, j->comm);
-	memcpy(j->bufs, m.buffers, sizeof j->bufs);
+	memcpy(j->bufs, m.buffers, sizeof(float) * (size_t)nb);
 	sup_model_deinit(&m);
 	return NULL;
 }

@@ -37,7 +37,7 @@ SUP_VM_INLINE float sup_vm_expf(float x)
 {
 	const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
 	const float lo_lim = -103.972f, hi_lim = 88.72283f;
-	float xc = x < lo_lim ? lo_lim : x > hi_lim ? hi_lim : x;
+	float xc = x > lo_lim ? (x < hi_lim ? x : hi_lim) : lo_lim; /* NaN -> lo_lim (NaN restored below) */
 	union sup_vm_bits t = { .f = xc * 1.44269504f + shift };
 	float n = t.f - shift;
 	int32_t ni = t.i - 0x4b400000; /* bits of `shift`: the integer n */
