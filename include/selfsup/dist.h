@@ -26,7 +26,8 @@ struct sup_dist; /* opaque, heap */
 /* True when selfsup was built with MPI (the SELFSUP_MPI build option and an MPI library). */
 bool sup_dist_built_with_mpi(void);
 /* The number of processes the launcher started, from its environment (OpenMPI's
- * OMPI_COMM_WORLD_SIZE, PMI/PMIx's PMI_SIZE); 1 when not started by a launcher. */
+ * OMPI_COMM_WORLD_SIZE, PMI's PMI_SIZE); 2 (meaning "several, ask MPI") when only a rank
+ * variable is set (PMIX_RANK, PMI_RANK, OMPI_COMM_WORLD_RANK); 1 when not started by a launcher. */
 int sup_dist_launched_size(void);
 
 /* Joins the process group. Started by an MPI launcher and built with MPI: initialises MPI (every

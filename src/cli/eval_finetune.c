@@ -115,9 +115,14 @@ static int check_ranges(const struct sup_config *c, char *err, size_t es)
 	    {"finetune.max_steps", 0, 1e15, false},   {"finetune.seed", 0, 9e18, false},
 	};
 	for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+		/* Every key of r[] is in the schema (ft_keys); the bound keeps a future mismatch from
+		 * reading past it. */
 		int k = 0;
-		while (strcmp(sup_config_key_at(c, k)->key, r[i].key) != 0)
+		const int nk = sup_config_n_keys(c);
+		while (k < nk && strcmp(sup_config_key_at(c, k)->key, r[i].key) != 0)
 			k++;
+		if (k == nk)
+			continue;
 		bool is_int = sup_config_key_at(c, k)->type == SUP_CFG_INT;
 		double v = is_int ? (double)sup_config_int(c, r[i].key) : sup_config_float(c, r[i].key);
 		if ((r[i].lo_open ? v > r[i].lo : v >= r[i].lo) && v < r[i].hi)

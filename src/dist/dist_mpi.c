@@ -157,6 +157,12 @@ enum sup_status sup_dist_open(struct sup_dist **out, int *argc, char ***argv, ch
 		return sup_errf(err, err_size, SUP_ERR_COMM, "MPI_Init_thread failed");
 	}
 	d->initialised = true;
+	if (provided < MPI_THREAD_FUNNELED) {
+		sup_dist_close(d);
+		return sup_errf(err, err_size, SUP_ERR_COMM,
+				"the MPI library gives thread level %d, selfsup needs MPI_THREAD_FUNNELED (%d)", provided,
+				MPI_THREAD_FUNNELED);
+	}
 	if (MPI_Comm_dup(MPI_COMM_WORLD, &d->world) != MPI_SUCCESS ||
 	    MPI_Comm_set_errhandler(d->world, MPI_ERRORS_RETURN) != MPI_SUCCESS ||
 	    MPI_Comm_rank(d->world, &d->comm.rank) != MPI_SUCCESS || MPI_Comm_size(d->world, &d->comm.size) != MPI_SUCCESS) {

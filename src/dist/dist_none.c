@@ -21,9 +21,8 @@ enum sup_status sup_dist_open(struct sup_dist **out, int *argc, char ***argv, ch
 	const int n = sup_dist_launched_size();
 	if (n > 1)
 		return sup_errf(err, err_size, SUP_ERR_STATE,
-				"started as one of %d processes, but this selfsup was built without MPI "
-				"(install libopenmpi-dev and rebuild with -DSELFSUP_MPI=ON)",
-				n);
+				"started by an MPI launcher, but this selfsup was built without MPI "
+				"(install libopenmpi-dev and rebuild with -DSELFSUP_MPI=ON)");
 	struct sup_dist *d = calloc(1, sizeof *d);
 	if (!d)
 		return sup_errf(err, err_size, SUP_ERR_NOMEM, "out of memory");

@@ -307,10 +307,11 @@ static enum sup_status moco_step(void *state, struct sup_ctx *c, const struct su
 	struct moco *s = state;
 	if (b->n_views < 2)
 		return sup_ctx_fail(c, SUP_ERR_ARG, "moco: needs two views per image, got %d", b->n_views);
-	if (b->views[0]->shape[0] % s->splits)
-		return sup_ctx_fail(c, SUP_ERR_ARG, "moco: batch of %lld is not divisible by bn_splits %d",
-				    (long long)b->views[0]->shape[0], s->splits);
+	/* The global batch (K local shards of n) must split into bn_splits sub-batches. */
 	const int K = sup_comm_size(c->comm);
+	if (b->views[0]->shape[0] * K % s->splits)
+		return sup_ctx_fail(c, SUP_ERR_ARG, "moco: batch of %lld is not divisible by bn_splits %d",
+				    (long long)(b->views[0]->shape[0] * K), s->splits);
 	if (K > 1)
 		return moco_step_dist(s, c, b, si, out);
 	sup_model_set_training(&s->q_model, true);

@@ -1,7 +1,8 @@
 /* A struct sup_comm over K threads of one process, for testing the data-parallel semantics
  * (dist.h's contract) without MPI. Collectives meet at a barrier; reductions add the ranks'
  * buffers in rank order, so every rank gets bitwise the same sums, as MPI promises for one
- * reduction. Test-only: sizes are bounded by TC_MAX_ELEMS. */
+ * reduction. Test-only: a failed allocation aborts the test program (the other ranks are waiting
+ * at the barrier, so returning an error would hang them). */
 #ifndef SELFSUP_TESTS_THREADCOMM_H
 #define SELFSUP_TESTS_THREADCOMM_H
 
@@ -28,6 +29,8 @@ static enum sup_status tc_allreduce_f64(void *user, double *buf, int64_t n)
 {
 	struct tc_rank *r = user;
 	double *tmp = calloc((size_t)n, sizeof *tmp);
+	if (!tmp)
+		abort();
 	r->g->slot[r->comm.rank] = buf;
 	pthread_barrier_wait(&r->g->bar);
 	for (int k = 0; k < r->g->size; k++)
@@ -43,6 +46,8 @@ static enum sup_status tc_allreduce_f32(void *user, float *buf, int64_t n)
 {
 	struct tc_rank *r = user;
 	float *tmp = calloc((size_t)n, sizeof *tmp);
+	if (!tmp)
+		abort();
 	r->g->slot[r->comm.rank] = buf;
 	pthread_barrier_wait(&r->g->bar);
 	for (int k = 0; k < r->g->size; k++)
