@@ -161,6 +161,20 @@ static void write_summary_file(const struct sup_method *m, const struct sup_conf
 	fclose(f);
 }
 
+/* The evaluation's metrics as an "eval" record of the run's metrics.jsonl and TensorBoard scalars
+ * "eval/<metric>" at the last step, so that they sit beside the training curves. */
+static int log_eval(const struct cli_train_result *r, char *err, size_t es)
+{
+	struct sup_runlog *lg = NULL;
+	if (sup_runlog_open(&lg, r->run_dir, err, es) != SUP_OK)
+		return CLI_FAIL;
+	struct sup_metric m[CLI_MAX_METRICS];
+	for (int i = 0; i < r->metrics.n; i++)
+		m[i] = (struct sup_metric){ r->metrics.names[i], r->metrics.values[i] };
+	sup_runlog_write(lg, "eval", r->epochs, r->steps, r->seconds, m, r->metrics.n);
+	return sup_runlog_close(lg, err, es) == SUP_OK ? CLI_OK : CLI_FAIL;
+}
+
 /* Checks the run-wide keys and resolves resume. */
 static int resolve(struct train_args *a, struct sup_config **cfg, struct sup_safetensors **st,
 		   struct sup_ckpt_meta *meta, char *err, size_t es)
@@ -278,6 +292,8 @@ int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 		if (code == CLI_OK && rank == 0 && *sup_config_str(cfg, "eval"))
 			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, a.eval_opts,
 					    a.n_eval_opts, &res[k].metrics, err, sizeof err);
+		if (code == CLI_OK && rank == 0 && res[k].metrics.n > 0)
+			code = log_eval(&res[k], err, sizeof err);
 		if (code == CLI_OK && rank == 0)
 			write_summary_file(a.m, cfg, seed0 + k, &res[k]);
 	}

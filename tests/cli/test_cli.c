@@ -499,6 +499,17 @@ static void test_finetune(void)
 	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "finetune_acc"), "%s", r.err);
 	cJSON_Delete(j);
 	res_free(&r);
+	/* the evaluation is logged beside the training curves: an "eval" record in metrics.jsonl
+	 * and a second event file (the first one, of training, is kept) */
+	char p[1200];
+	snprintf(p, sizeof p, "%s/ft/metrics.jsonl", work);
+	size_t nm = 0;
+	char *mj = (char *)iot_read_file(p, &nm);
+	TU_CHECK_MSG(mj && strstr(mj, "{\"kind\":\"eval\"") && strstr(mj, "\"finetune_acc\":"),
+		     "no eval record in ft/metrics.jsonl");
+	free(mj);
+	snprintf(p, sizeof p, "%s/ft", work);
+	TU_CHECK(iot_count(p, "tfevents") == 2);
 	expect_bad("unknown eval option 'finetune.epoch' (did you mean 'finetune.epochs'?)", NULL,
 		   "eval finetune full finetune.epoch=2");
 	expect_bad("'finetune.lr' must be > 0", NULL, "eval finetune full finetune.lr=-1");
