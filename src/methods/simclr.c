@@ -60,7 +60,7 @@ static const struct sup_cfg_key simclr_keys[] = {
     {"optim.weight_decay", SUP_CFG_FLOAT, "1e-6", NULL, "weight decay", "SimCLR appendix B.1", 0},
     {"lr", SUP_CFG_FLOAT, "0.001", NULL, "peak learning rate", "Adam default (Kingma & Ba 2015)", 0},
     {"batch_size", SUP_CFG_INT, "256", NULL, "images per step (2x views)", "W1", 0},
-    {"epochs", SUP_CFG_INT, "3", NULL, "passes over the training set", "sized for ~12-15 min on 2 free cores", 0},
+    {"epochs", SUP_CFG_INT, "15", NULL, "passes over the training set", "linear probe 87.5% (target 87); ~0.95 CPU-s per step, ~28 min on 2 free cores", 0},
     {"warmup_epochs", SUP_CFG_INT, "0", NULL, "linear warm-up", "none for Adam at batch 256", 0},
     {"log_every", SUP_CFG_INT, "10", NULL, "steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
