@@ -225,6 +225,26 @@ static struct sup_tensor *moco_forward_split(struct sup_ctx *c, struct sup_model
 	return sup_mlp_forward(c, m, &n->head, feat);
 }
 
+/* The shuffle of shuffling BN over a batch of N: a permutation drawn from c->rng (the identity
+ * without sub-batches, bn_splits 1) and its inverse, as I64 index tensors. */
+static bool moco_shuffle(const struct moco *s, struct sup_ctx *c, int64_t N, struct sup_tensor **perm,
+			 struct sup_tensor **inv)
+{
+	*perm = sup_tensor_new(c, SUP_I64, 1, &N);
+	*inv = sup_tensor_new(c, SUP_I64, 1, &N);
+	if (!*perm || !*inv)
+		return false;
+	int64_t *p = (*perm)->data, *ip = (*inv)->data;
+	if (s->splits > 1)
+		sup_rng_permutation(&c->rng, p, N);
+	else
+		for (int64_t i = 0; i < N; i++)
+			p[i] = i;
+	for (int64_t i = 0; i < N; i++)
+		ip[p[i]] = i;
+	return true;
+}
+
 /* Data-parallel keys (K = c->comm's size > 1, docs/dist.md): what one process computes on the
  * global batch of N = K n images, split over the processes as the reference code splits it over
  * GPUs. Every process holds the same c->rng, so all draw the same permutation of the global
@@ -237,17 +257,9 @@ static struct sup_tensor *moco_keys_dist(struct moco *s, struct sup_ctx *c, stru
 {
 	const int K = sup_comm_size(c->comm), rank = sup_comm_rank(c->comm);
 	const int64_t n = xk_local->shape[0], N = n * K;
-	struct sup_tensor *perm = sup_tensor_new(c, SUP_I64, 1, &N), *inv = sup_tensor_new(c, SUP_I64, 1, &N);
-	if (!perm || !inv)
+	struct sup_tensor *perm, *inv;
+	if (!moco_shuffle(s, c, N, &perm, &inv))
 		return NULL;
-	int64_t *p = perm->data, *ip = inv->data;
-	if (s->splits > 1)
-		sup_rng_permutation(&c->rng, p, N);
-	else
-		for (int64_t i = 0; i < N; i++)
-			p[i] = i;
-	for (int64_t i = 0; i < N; i++)
-		ip[p[i]] = i;
 	sup_no_grad_begin(c);
 	sup_model_set_training(&s->k_model, true);
 	struct sup_tensor *xk = sup_all_gather(c, xk_local);
@@ -265,17 +277,9 @@ static struct sup_tensor *moco_keys_dist(struct moco *s, struct sup_ctx *c, stru
 static struct sup_tensor *moco_keys(struct moco *s, struct sup_ctx *c, struct sup_tensor *xk)
 {
 	const int64_t N = xk->shape[0];
-	struct sup_tensor *perm = sup_tensor_new(c, SUP_I64, 1, &N), *inv = sup_tensor_new(c, SUP_I64, 1, &N);
-	if (!perm || !inv)
+	struct sup_tensor *perm, *inv;
+	if (!moco_shuffle(s, c, N, &perm, &inv))
 		return NULL;
-	int64_t *p = perm->data, *ip = inv->data;
-	if (s->splits > 1)
-		sup_rng_permutation(&c->rng, p, N);
-	else
-		for (int64_t i = 0; i < N; i++)
-			p[i] = i;
-	for (int64_t i = 0; i < N; i++)
-		ip[p[i]] = i;
 	sup_no_grad_begin(c);
 	sup_model_set_training(&s->k_model, true);
 	struct sup_tensor *k = moco_forward_split(c, &s->k_model, &s->k, sup_index_select(c, xk, 0, perm), s->splits);
