@@ -3,7 +3,8 @@
 # the Fashion-MNIST and fortunes data sets). Uses sudo when not run as root.
 set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev libopenblas-openmp-dev
-libcjson-dev libyaml-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libdnnl-dev dataset-fashion-mnist fortunes"
+libcjson-dev libyaml-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libdnnl-dev dataset-fashion-mnist fortunes
+libopenmpi-dev openmpi-bin python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -25,6 +25,7 @@ enum sup_status {
 	SUP_ERR_FORMAT,    /* a file or string is truncated or malformed */
 	SUP_ERR_NOT_FOUND, /* a named thing (file, key, method) does not exist */
 	SUP_ERR_STATE,     /* the call is not valid in the object's current state */
+	SUP_ERR_COMM,      /* a collective over processes failed or timed out (struct sup_comm) */
 	SUP_STATUS_COUNT
 };
 
@@ -169,6 +170,38 @@ double sup_rng_normal(struct sup_rng *r);
 uint64_t sup_rng_below(struct sup_rng *r, uint64_t n);
 /* Fisher-Yates permutation of 0..n-1 into perm. */
 void sup_rng_permutation(struct sup_rng *r, int64_t *perm, int64_t n);
+
+/* ---- communicator hooks (data parallelism) ---------------------------------------------------
+ * What the layers above need from a group of processes that train one model together: rank and
+ * size, and four collectives. dist.h implements them over MPI; a NULL communicator, or one of
+ * size 1, means a single process and every collective is then the identity. The hooks live here,
+ * beside the allocator and logger hooks, so that ops (gathered negatives), nn (synchronised
+ * batch norm, gradient averaging) and methods can use them without depending on MPI.
+ *
+ * Contract: every process of the group calls the same collectives in the same order with the
+ * same sizes. Each hook returns SUP_OK or SUP_ERR_COMM (a peer died, the transport failed, or
+ * the call exceeded the implementation's timeout); after SUP_ERR_COMM the group is unusable and
+ * the program must end every process (dist.h: sup_dist_abort). */
+struct sup_comm {
+	int rank, size; /* 0 <= rank < size */
+	void *user;
+	/* buf[0..n) := its element-wise sum over the group, in place. */
+	enum sup_status (*allreduce_f32)(void *user, float *buf, int64_t n);
+	enum sup_status (*allreduce_f64)(void *user, double *buf, int64_t n);
+	/* recv[r * bytes, (r + 1) * bytes) := send of rank r; bytes is the same on every rank. */
+	enum sup_status (*allgather)(void *user, const void *send, void *recv, size_t bytes);
+	/* buf := root's buf on every rank. */
+	enum sup_status (*broadcast)(void *user, void *buf, size_t bytes, int root);
+};
+
+/* Size and rank of a possibly NULL communicator (NULL: 1 and 0). */
+int sup_comm_size(const struct sup_comm *c);
+int sup_comm_rank(const struct sup_comm *c);
+/* The collectives, valid on NULL or size-1 communicators (then: nothing to do, SUP_OK). */
+enum sup_status sup_comm_allreduce_f32(const struct sup_comm *c, float *buf, int64_t n);
+enum sup_status sup_comm_allreduce_f64(const struct sup_comm *c, double *buf, int64_t n);
+enum sup_status sup_comm_allgather(const struct sup_comm *c, const void *send, void *recv, size_t bytes);
+enum sup_status sup_comm_broadcast(const struct sup_comm *c, void *buf, size_t bytes, int root);
 
 #ifdef __cplusplus
 }

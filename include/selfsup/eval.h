@@ -1,4 +1,5 @@
-/* selfsup eval layer: evaluation protocols on frozen representations (docs/eval.md).
+/* selfsup eval layer: evaluation protocols (docs/eval.md). All but fine-tuning work on frozen
+ * representations given as arrays; fine-tuning trains through a method's encoder.
  *
  *   linear probe   multinomial logistic regression on standardised features, L2 chosen on a
  *                  validation split (src/eval/linear.c)
@@ -8,6 +9,8 @@
  *                  (linkpred.c)
  *   metrics        top-k accuracy, NMI, ARI, AUC, AP, nats -> bits/byte, bits/dim, perplexity
  *                  (metrics.c)
+ *   fine-tuning    encoder + linear head trained with cross-entropy, best epoch chosen on a
+ *                  validation split (finetune.c)
  *
  * Conventions. Features are f32 [N, D] row-major in caller memory; nothing here keeps a pointer
  * after returning. Labels are int32, int64 or u8 class ids >= 0; -1 marks an unlabelled row, which
@@ -19,6 +22,7 @@
 #ifndef SELFSUP_EVAL_H
 #define SELFSUP_EVAL_H
 
+#include "selfsup/method.h"
 #include "selfsup/tensor.h"
 
 #ifdef __cplusplus
@@ -255,6 +259,104 @@ double sup_eval_bits_per_byte(double total_nats, double n_bytes);
 double sup_eval_perplexity(double total_nats, double n_tokens);
 double sup_eval_bits_per_dim(double total_nats, double n_dims);
 double sup_eval_bits_per_dim_density(double total_nats, double n_dims, double bin_width);
+
+/* ---- fine-tuning (finetune.c) ---------------------------------------------------------------
+ * Supervised fine-tuning of a method's encoder with a linear head (the "fine-tune" columns of
+ * SimCLR §4/appendix B.6 and BERT §4-5): logits = W h(x) + b with h the method's
+ * forward_features (the representation encode probes, now with gradients and in training mode),
+ * mean cross-entropy over labelled rows, encoder and head updated together. Inputs are the
+ * splits as given: no augmentation. The train split loses a seeded val_fraction of its examples
+ * to validation unless a val split is given; after every epoch the head and encoder are scored
+ * on validation and the best epoch's parameters (ties: the earlier epoch) are the ones scored on
+ * test, so the test split never influences a choice. */
+
+/* A split the protocol draws batches from. get makes the batch of the split's examples
+ * idx[0..n) (positions 0..n-1 of this split) in c's arena: views[0] what the method encodes,
+ * labels i64 class ids (-1: unlabelled, ignored). Batches of other kinds hold exactly those n
+ * examples; a SUP_BATCH_GRAPH batch holds the whole graph, with labels [N] for every node and
+ * index i64 [n] naming the nodes of the n examples asked for: the protocol takes their rows of
+ * the [N, D] representation (transductive node classification, as GCN and DGI evaluate). */
+struct sup_finetune_split {
+	enum sup_status (*get)(void *user, struct sup_ctx *c, const int64_t *idx, int64_t n,
+			       struct sup_method_batch *b);
+	void *user;
+	int64_t n; /* examples */
+};
+
+enum sup_finetune_schedule {
+	SUP_FT_SCHED_CONST,  /* lr throughout (after warm-up) */
+	SUP_FT_SCHED_LINEAR, /* linear decay to 0 at the last step (BERT, Devlin et al. 2019, App. A.2) */
+	SUP_FT_SCHED_COSINE, /* cosine decay to 0 at the last step (Loshchilov & Hutter 2017, no restarts) */
+	SUP_FT_SCHED_COUNT
+};
+
+/* What one progress report says (after every optimizer step, and once more after each epoch's
+ * validation with epoch_end set). */
+struct sup_finetune_progress {
+	int64_t epoch;	     /* 0-based */
+	int64_t epochs;	     /* planned */
+	int64_t step, total; /* optimizer steps done, planned */
+	double loss;	     /* this step's loss; at epoch_end the epoch's mean */
+	double lr;
+	bool epoch_end;
+	double val_top1; /* epoch_end with a validation split: this epoch's validation accuracy */
+	bool best;	 /* epoch_end: this epoch is the best so far */
+};
+
+struct sup_finetune_opts {
+	int n_classes;	      /* >= 2: the head's outputs; labels must be < n_classes */
+	int64_t epochs;	      /* >= 1 */
+	int64_t batch_size;   /* examples per step; 0: the whole (remaining) train split per step */
+	int64_t max_steps;    /* 0: none; else the run (and its schedule) ends after this many steps */
+	enum sup_optim_kind optim; /* SUP_OPTIM_ADAM, _ADAMW or _SGD (momentum, Nesterov) */
+	double lr;	      /* peak learning rate, > 0 */
+	double weight_decay;  /* >= 0; biases and norm parameters excluded (as AdamW in BERT) */
+	double momentum;      /* SGD */
+	double warmup;	      /* fraction of the planned steps with linear warm-up, in [0, 1) */
+	enum sup_finetune_schedule schedule;
+	double grad_clip;     /* > 0: clip the global gradient norm (encoder + head) to this; 0: off */
+	double val_fraction;  /* hold-out of the train split when val is NULL, in [0, 1); 0: none, the last epoch is kept */
+	int64_t patience;     /* > 0: stop after this many epochs without a better validation accuracy */
+	int64_t eval_batch;   /* examples per batch when scoring; 0: the training batch */
+	uint64_t seed;	      /* head initialisation, hold-out, data order, dropout */
+	bool keep;	      /* leave the fine-tuned (best-epoch) parameters in the method; false: restore */
+	/* Progress (may be NULL); called on the caller's thread. */
+	void (*progress)(void *user, const struct sup_finetune_progress *p);
+	void *progress_user;
+};
+
+/* Defaults for images and vectors (n_classes must still be set): 3 epochs of Adam, lr 1e-3,
+ * batch 256, no weight decay, cosine decay without warm-up, val_fraction 0.1, seed 0. The
+ * modality presets (text, graphs) are the caller's (src/cli/eval_finetune.c cites them). */
+void sup_finetune_opts_default(struct sup_finetune_opts *o);
+
+struct sup_finetune_result {
+	double top1, top5; /* test accuracy over labelled test rows; top5 when has_top5 (n_classes > 5) */
+	bool has_top5;
+	double val_top1;       /* the chosen epoch's validation accuracy (-1 without validation) */
+	int64_t best_epoch;    /* 1-based epoch whose parameters were scored on test */
+	int64_t epochs_run;    /* epochs started (fewer than planned after early stopping or max_steps) */
+	int64_t steps;	       /* optimizer steps done */
+	double train_loss;     /* mean training loss of the last epoch run */
+	double encoder_change; /* ||theta - theta_0|| / ||theta_0|| over the parameters of the method's parts,
+				* theta_0 on entry, theta the chosen epoch's (0 when nothing moved) */
+	int64_t n_train, n_val, n_test; /* examples of each split */
+	int64_t dim;	       /* representation width D */
+};
+
+/* Fine-tunes the method (state as made by m->init, parameters restored by the caller) on train,
+ * picks the epoch on val (NULL: a seeded val_fraction of train), scores test. The method's parts
+ * (m->parts) are trained in place by optimizers of this function; its own optimizer state is not
+ * touched. On return the parts hold the best epoch's parameters and buffers when opts->keep,
+ * else exactly their values on entry (also on failure).
+ * Errors: SUP_ERR_ARG (m has no forward_features: the message names the method; bad options,
+ * a label outside [0, n_classes), an empty split, no labelled training rows), SUP_ERR_NOMEM, and
+ * the status of a failing get or forward (its message). A non-finite training loss stops the
+ * run with SUP_ERR_STATE naming the step (the learning rate is too high for the model). */
+enum sup_status sup_eval_finetune(const struct sup_method *m, void *state, const struct sup_finetune_split *train,
+				  const struct sup_finetune_split *val, const struct sup_finetune_split *test,
+				  const struct sup_finetune_opts *opts, struct sup_finetune_result *out, char *err,
+				  size_t err_size);
 
 #ifdef __cplusplus
 }

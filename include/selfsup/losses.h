@@ -31,6 +31,17 @@ struct sup_contrastive_stats {
  * N >= 1, tau > 0. */
 struct sup_tensor *sup_nt_xent(struct sup_ctx *c, struct sup_tensor *z, double tau, struct sup_contrastive_stats *st);
 
+/* NT-Xent over the global batch of a data-parallel group (c->comm; docs/dist.md). z [2n, D] holds
+ * this process's rows: rows i and i + n are the two views of its example i. The normalised rows
+ * of every process are gathered (sup_all_gather: rank order) and serve as the candidates of this
+ * process's 2n anchors; the loss is the mean of l_i over the local anchors, with l_i as in
+ * sup_nt_xent over all 2Kn candidates. With equal shards, the mean over the processes of this
+ * loss is sup_nt_xent of the global batch, and the backward of the gather makes the average of
+ * the processes' parameter gradients equal the one-process gradient. One process: exactly
+ * sup_nt_xent (same ops, nothing gathered). st covers the local anchors. */
+struct sup_tensor *sup_nt_xent_gathered(struct sup_ctx *c, struct sup_tensor *z, double tau,
+					struct sup_contrastive_stats *st);
+
 /* InfoNCE with a queue of negatives (MoCo: He, Fan, Wu, Xie, Girshick, CVPR 2020, §3.1 eq. 1 and
  * Algorithm 1). q [N, D] queries, k [N, D] their positive keys, neg [K, D] negative keys (the
  * queue; NULL or K = 0: none). q and k are L2-normalised here (MoCo normalises both encoders'

@@ -22,6 +22,13 @@
  *   parts of that contract.
  * - encode is what evaluation probes: representations [B, D] of the inputs (graphs: [N, D] for
  *   all nodes), computed without gradients in eval mode.
+ * - forward_features is the same representation as a differentiable function of the parameters,
+ *   in training or eval mode, for the protocols that train through the encoder (finetune). It is
+ *   a separate callback, not a flag of encode, so that the many callers of encode keep the
+ *   frozen contract, and so that a method whose representation cannot be trained end to end
+ *   (features looked up in a table, a fixed random projection) simply leaves it NULL. A method
+ *   that has it writes encode as sup_method_encode_with(its forward_features, ...): one code
+ *   path for both, so the probed and the fine-tuned representation cannot drift apart.
  * - Configs: each method lists its keys with the paper's defaults and citations; it may also
  *   redefine a common key (lr, epochs, batch_size) to give the paper's default. */
 #ifndef SELFSUP_METHOD_H
@@ -108,6 +115,14 @@ struct sup_method {
 	const char *paper;	  /* "Chen et al. 2020, A Simple Framework for Contrastive Learning..." */
 	const char *default_data; /* data set used when data= is not given */
 	bool fixture;		  /* a test fixture: hidden from `selfsup list` unless --all */
+	/* train_step follows the data-parallel contract (docs/dist.md), so `mpirun -np K selfsup
+	 * train` may run it: with c->comm of size K, the batch is this process's shard (B/K
+	 * consecutive examples of the global batch of B), the step averages gradients over c->comm
+	 * (sup_model_allreduce_grads) before the update, anything that couples examples across the
+	 * batch (batch norm, negatives, queues, masks normalised by a count) is made global, and
+	 * every process ends the step with the same parameters, buffers and c->rng. The result must
+	 * match one process on the whole batch up to rounding. The driver refuses K > 1 otherwise. */
+	bool data_parallel;
 	enum sup_batch_kind batch_kind;
 	int n_views;			  /* views per example the loader must make (1..SUP_METHOD_MAX_VIEWS) */
 	const struct sup_cfg_key *config; /* the method's keys (NULL-key terminated), or NULL */
@@ -127,6 +142,16 @@ struct sup_method {
 	enum sup_status (*on_epoch_end)(void *state, struct sup_ctx *c, int64_t epoch);
 	/* Representations [B, D] (f32, in c's arena) of views[0] of b; NULL with c's error set. */
 	struct sup_tensor *(*encode)(void *state, struct sup_ctx *c, const struct sup_method_batch *b);
+	/* The representation of encode as a differentiable function (may be NULL: the method's
+	 * representation cannot be trained end to end). [B, D] f32 of views[0] of b (graphs:
+	 * [N, D]), recorded on c's tape while c's grad mode is on, so that sup_backward reaches the
+	 * parameters of the parts (parts()) it depends on. training true puts those models in
+	 * training mode (batch-norm batch statistics, running statistics updated; dropout drawn
+	 * from c->rng), false in eval mode. It only reads and writes what a forward pass does (no
+	 * optimizer step, no memory-bank or queue update). encode(b) is exactly
+	 * forward_features(b, false) under no-grad. */
+	struct sup_tensor *(*forward_features)(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					       bool training);
 	/* Generative methods (may be NULL): n samples (images [n,C,H,W] in [0,1] or tokens [n,T])
 	 * continuing prompt (may be NULL), drawn from c->rng. */
 	struct sup_tensor *(*sample)(void *state, struct sup_ctx *c, int64_t n, const char *prompt);
@@ -145,6 +170,13 @@ const struct sup_method *sup_method_at(int i);
 const struct sup_method *sup_method_find(const char *name);
 /* The registered name closest to name (edit distance), for "did you mean"; NULL if none. */
 const char *sup_method_suggest(const char *name);
+
+/* An encode callback made of a forward_features callback: f(state, c, b, false) under no-grad.
+ * Methods with forward_features implement encode with it (see the rationale at the top). */
+typedef struct sup_tensor *(*sup_features_fn)(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					      bool training);
+struct sup_tensor *sup_method_encode_with(sup_features_fn f, void *state, struct sup_ctx *c,
+					  const struct sup_method_batch *b);
 
 /* Short name of a batch kind / modality bit set ("image,text") into buf. */
 const char *sup_batch_kind_name(enum sup_batch_kind k);

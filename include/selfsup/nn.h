@@ -96,6 +96,32 @@ enum sup_status sup_model_copy(struct sup_model *dst, const struct sup_model *sr
  * BYOL). Buffers are left alone. Same layout required. */
 enum sup_status sup_model_ema(struct sup_model *dst, const struct sup_model *src, double m);
 
+/* ---- data parallelism (struct sup_comm, base.h; docs/dist.md) ----------------------------------
+ * Gradient averaging: the gradient block := its mean over the processes of comm, reduced in
+ * buckets of bucket_elems floats (<= 0: 4 Mi). Call it between backward and the optimizer step
+ * of a data-parallel step; each process's loss must be its shard's share of the global loss
+ * (the mean over its rows when shards are equal), so the mean of the gradients is the gradient
+ * of the global batch. Parameters then stay identical on every process. A NULL or size-1 comm
+ * does nothing. SUP_ERR_COMM when a collective fails (the gradients are then undefined). */
+enum sup_status sup_model_allreduce_grads(struct sup_model *m, const struct sup_comm *comm, int64_t bucket_elems);
+
+/* A struct sup_bn_sync (ops.h) whose allreduce is comm's: set model->bn_sync to it for
+ * synchronised batch norm (SimCLR's global BN). comm is borrowed and must outlive the hook. */
+struct sup_bn_sync sup_bn_sync_of_comm(const struct sup_comm *comm);
+
+/* Running statistics after sequential sub-batch updates split over processes (MoCo's shuffling
+ * BN on K processes, docs/dist.md). Contract: every buffer of m is a batch-norm running
+ * statistic of momentum `momentum` (running = (1 - mom) running + mom batch); before[] is the
+ * buffer block at the start of the step, the same on every process; since then this process
+ * updated every buffer `updates` times (its consecutive share of the step's sub-batches, the
+ * processes holding them in rank order). Afterwards every process holds what one process applying
+ * all K * updates updates in that order would hold:
+ *     r = a^K r0 + sum_k a^(K-1-k) (r_k - a r0),   a = (1 - mom)^updates,
+ * (the EMA is linear, so each process's contribution is its delta decayed by the updates made
+ * after it). SUP_ERR_COMM when the collective fails. */
+enum sup_status sup_model_merge_running_stats(struct sup_model *m, const float *before, int64_t updates,
+					      double momentum, const struct sup_comm *comm);
+
 /* ---- modules -----------------------------------------------------------------------------------
  * A module is a small struct of tensor indices into its model plus hyper-parameters. Declaring
  * (sup_<module>_declare) adds its tensors under a name prefix; forward takes the context, the

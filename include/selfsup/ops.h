@@ -190,8 +190,22 @@ struct sup_bn_sync {
 sup_t *sup_batch_norm(struct sup_ctx *c, sup_t *a, sup_t *weight, sup_t *bias, sup_t *running_mean,
 		      sup_t *running_var, const struct sup_batch_norm_args *args);
 /* Inverted dropout: zeroes with probability p and scales the rest by 1 / (1 - p); the mask is a
- * function of the context RNG. Identity when !training or p == 0. */
+ * function of the context RNG. Identity when !training or p == 0. With a group in c->comm, a is
+ * taken as this process's shard of a batch-major tensor (axis 0 = examples, equal shards in rank
+ * order) and each element's draw is that of its global position, so K shards get the masks one
+ * process gets on the whole batch (data-parallel equivalence, docs/dist.md). */
 sup_t *sup_dropout(struct sup_ctx *c, sup_t *a, double p, bool training);
+
+/* ---- collectives (data parallelism) -----------------------------------------------------------
+ * all_gather: a [n, ...] on every process of c->comm -> [K n, ...], the processes' tensors
+ * concatenated along axis 0 in rank order (the same shape on every process). Backward: the
+ * gradient of the output is summed over the processes (an allreduce) and this process's rows are
+ * its input's gradient, which is exactly d(sum of every process's loss)/d(a): the loss of each
+ * process may then use every process's rows (gathered negatives, SimCLR's global NT-Xent) and
+ * the data-parallel average of parameter gradients is that of the global batch. Every process
+ * must call it (and run backward) in the same order. One process (c->comm NULL or of size 1): a
+ * recorded copy. A failed collective records SUP_ERR_COMM. */
+sup_t *sup_all_gather(struct sup_ctx *c, sup_t *a);
 
 /* ---- convolution and pooling (NCHW) ----------------------------------------------------------- */
 

@@ -74,6 +74,11 @@ struct sup_ctx {
 	void *backend_state;
 	void (*backend_free)(void *state);
 	bool backend_init;
+	/* The group this step is one shard of (data-parallel training), or NULL: one process. Read
+	 * by sup_all_gather, and by dropout, which draws each element from its position in the
+	 * global batch (ops.h) so that K shards of B/K rows see the masks one process of B would.
+	 * sup_ctx_init sets NULL; the training driver sets it. Not owned. */
+	const struct sup_comm *comm;
 	enum sup_status err;
 	char err_msg[512];
 };

@@ -15,6 +15,7 @@ static const char *const status_names[] = {
 	[SUP_ERR_FORMAT] = "malformed input",
 	[SUP_ERR_NOT_FOUND] = "not found",
 	[SUP_ERR_STATE] = "invalid state",
+	[SUP_ERR_COMM] = "communication failed",
 };
 _Static_assert(sizeof(status_names) / sizeof(status_names[0]) == SUP_STATUS_COUNT,
 	       "every status has a name");

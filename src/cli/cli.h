@@ -12,7 +12,9 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 /* Each command: argv holds the arguments after the command name. */
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_list(int argc, char **argv);
-int cli_cmd_train(int argc, char **argv);
+/* train takes the process group of a data-parallel run (dist.h; NULL: one process). */
+struct sup_dist;
+int cli_cmd_train(int argc, char **argv, struct sup_dist *dist);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_embed(int argc, char **argv);
 int cli_cmd_sample(int argc, char **argv);
@@ -109,10 +111,13 @@ struct cli_train_result {
 };
 
 /* Trains one run of method m with the resolved config; resume (may be NULL) is an opened
- * checkpoint whose parts and position are restored. Returns a CLI exit status; on failure a
- * one-line message is in err. */
+ * checkpoint whose parts and position are restored. comm (NULL: one process) is the group of a
+ * data-parallel run: every process calls this with the same config; each trains its shard of
+ * every batch, and only rank 0 writes the run folder (out->run_dir is "" on the others).
+ * Returns a CLI exit status; on failure a one-line message is in err. */
 int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const struct sup_safetensors *resume,
-		  const struct sup_ckpt_meta *resume_meta, struct cli_train_result *out, char *err, size_t err_size);
+		  const struct sup_ckpt_meta *resume_meta, const struct sup_comm *comm, struct cli_train_result *out,
+		  char *err, size_t err_size);
 
 /* Builds the config of method m: schema defaults, then (resume) the checkpoint's config with
  * run-control keys reset, then the YAML file, then the overrides. */
@@ -147,8 +152,25 @@ void cli_eval_list(FILE *f); /* " linear knn ..." */
  * the data set it was trained on); appends their metrics to out. Returns a CLI exit status.
  * Two baselines take the checkpoint's place: "raw" (the flattened inputs as features; data
  * required) and "random" (method's randomly initialised model, config defaults and seed 0;
- * method required, data defaults to the method's). */
+ * method required, data defaults to the method's). opts[0..n_opts) are evaluation options
+ * ("finetune.epochs=2"), checked before anything runs; an option of a protocol not in the list
+ * is an error. */
 int cli_eval_run(const char *protocols, const char *checkpoint, const char *data, const char *method,
-		 struct cli_metrics *out, char *err, size_t err_size);
+		 char **opts, int n_opts, struct cli_metrics *out, char *err, size_t err_size);
+
+/* Evaluation options: "KEY=VALUE" whose key starts with a protocol that takes options
+ * ("finetune."; eval_finetune.c). cli_eval_check_options (eval_run.c): every option belongs to a
+ * protocol of list, no key is unknown (the message names the closest valid one), every value
+ * parses and is in range; a CLI exit status with the message naming the option. `train` calls it
+ * before training, cli_eval_run before opening anything. */
+bool cli_eval_is_option(const char *kv);
+int cli_eval_check_options(const char *list, char **opts, int n_opts, char *err, size_t err_size);
+int cli_finetune_check_options(char **kv, int n_kv, char *err, size_t err_size);
+void cli_eval_options_help(FILE *f); /* every option with its defaults per modality and citation */
+/* The finetune protocol on the train and test splits (for a graph: one source, its node masks)
+ * with the options kv; the method's parts are left as they were. A CLI exit status. */
+struct sup_finetune_result;
+int cli_eval_finetune(struct cli_loaded *l, const struct cli_source *train, const struct cli_source *test, char **kv,
+		      int n_kv, struct sup_finetune_result *r, char *err, size_t err_size);
 
 #endif

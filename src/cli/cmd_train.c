@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli/cli.h"
+#include "selfsup/dist.h"
 
 #include <math.h>
 #include <omp.h>
@@ -40,6 +41,7 @@ static int help(const char *method)
 	       "defaults, then CONFIG.yaml, then key=value (nested keys with dots: optim.momentum=0.9).\n"
 	       "Common keys: data= epochs= steps= batch_size= lr= schedule= warmup_epochs= seed= threads=\n"
 	       "out= eval= seeds= resume=CHECKPOINT|RUN_FOLDER log_every=\n"
+	       "finetune.KEY=VALUE: options of eval=finetune (`selfsup eval --help` lists them).\n"
 	       "--print-config: print the resolved config (YAML, with citations) and stop.\n"
 	       "--json: the last line of stdout is a JSON summary. `selfsup train METHOD --help` lists the\n"
 	       "method's keys.\n");
@@ -54,6 +56,8 @@ struct train_args {
 	const char *yaml;
 	char **kv;
 	int n_kv;
+	char **eval_opts; /* finetune.KEY=VALUE: options of the eval= protocols, not config keys */
+	int n_eval_opts;
 	bool json;
 	bool print_config; /* --print-config: print the resolved config as YAML and stop */
 };
@@ -70,7 +74,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 				best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
 	}
 	a->kv = calloc((size_t)argc, sizeof *a->kv);
-	if (!a->kv)
+	a->eval_opts = calloc((size_t)argc, sizeof *a->eval_opts);
+	if (!a->kv || !a->eval_opts)
 		return cli_fail(CLI_FAIL, "train", "out of memory");
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
@@ -81,6 +86,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 		else if (s[0] == '-')
 			return cli_fail(CLI_USAGE, "train", "unknown option '%s' (options: --json --print-config --help)",
 					s);
+		else if (cli_eval_is_option(s))
+			a->eval_opts[a->n_eval_opts++] = argv[i];
 		else if (strchr(s, '='))
 			a->kv[a->n_kv++] = argv[i];
 		else if (!a->yaml)
@@ -154,6 +161,20 @@ static void write_summary_file(const struct sup_method *m, const struct sup_conf
 	fclose(f);
 }
 
+/* The evaluation's metrics as an "eval" record of the run's metrics.jsonl and TensorBoard scalars
+ * "eval/<metric>" at the last step, so that they sit beside the training curves. */
+static int log_eval(const struct cli_train_result *r, char *err, size_t es)
+{
+	struct sup_runlog *lg = NULL;
+	if (sup_runlog_open(&lg, r->run_dir, err, es) != SUP_OK)
+		return CLI_FAIL;
+	struct sup_metric m[CLI_MAX_METRICS];
+	for (int i = 0; i < r->metrics.n; i++)
+		m[i] = (struct sup_metric){ r->metrics.names[i], r->metrics.values[i] };
+	sup_runlog_write(lg, "eval", r->epochs, r->steps, r->seconds, m, r->metrics.n);
+	return sup_runlog_close(lg, err, es) == SUP_OK ? CLI_OK : CLI_FAIL;
+}
+
 /* Checks the run-wide keys and resolves resume. */
 static int resolve(struct train_args *a, struct sup_config **cfg, struct sup_safetensors **st,
 		   struct sup_ckpt_meta *meta, char *err, size_t es)
@@ -183,7 +204,7 @@ static int resolve(struct train_args *a, struct sup_config **cfg, struct sup_saf
 	return cli_config_build(cfg, a->m, meta->config_yaml, a->yaml, a->kv, a->n_kv, err, es);
 }
 
-static int check_eval(const struct sup_config *cfg, char *err, size_t es)
+static int check_eval(const struct sup_config *cfg, const struct train_args *a, char *err, size_t es)
 {
 	char list[256];
 	snprintf(list, sizeof list, "%s", sup_config_str(cfg, "eval"));
@@ -196,11 +217,14 @@ static int check_eval(const struct sup_config *cfg, char *err, size_t es)
 			return CLI_USAGE;
 		}
 	}
-	return CLI_OK;
+	/* Options of the evaluation (finetune.epochs=...) fail here, before any training. */
+	return cli_eval_check_options(sup_config_str(cfg, "eval"), a->eval_opts, a->n_eval_opts, err, es);
 }
 
-int cli_cmd_train(int argc, char **argv)
+int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 {
+	const struct sup_comm *comm = dist ? sup_dist_comm(dist) : NULL;
+	const int rank = sup_comm_rank(comm);
 	for (int i = 0; i < argc; i++)
 		if (cli_is_help(argv[i]))
 			return help(i > 0 ? argv[0] : NULL);
@@ -208,6 +232,7 @@ int cli_cmd_train(int argc, char **argv)
 	int code = parse_args(&a, argc, argv);
 	if (code != CLI_OK) {
 		free(a.kv);
+		free(a.eval_opts);
 		return code;
 	}
 	char err[1024] = "";
@@ -223,12 +248,13 @@ int cli_cmd_train(int argc, char **argv)
 			fputs(yaml, stdout);
 		free(yaml);
 		free(a.kv);
+		free(a.eval_opts);
 		sup_config_free(cfg);
 		sup_safetensors_free(st);
 		return yaml ? CLI_OK : cli_fail(CLI_FAIL, "train", "out of memory");
 	}
 	if (code == CLI_OK)
-		code = check_eval(cfg, err, sizeof err);
+		code = check_eval(cfg, &a, err, sizeof err);
 	if (code == CLI_OK) {
 		seeds = sup_config_int(cfg, "seeds");
 		seed0 = sup_config_int(cfg, "seed");
@@ -241,6 +267,8 @@ int cli_cmd_train(int argc, char **argv)
 			code = CLI_USAGE;
 		}
 	}
+	if (code == CLI_OK && dist)
+		sup_dist_set_timeout(dist, sup_config_float(cfg, "dist.timeout"));
 	if (code == CLI_OK && sup_config_int(cfg, "threads") > 0)
 		omp_set_num_threads((int)sup_config_int(cfg, "threads"));
 	if (code == CLI_OK && !(res = calloc((size_t)seeds, sizeof *res))) {
@@ -259,14 +287,19 @@ int cli_cmd_train(int argc, char **argv)
 				sup_config_set(cfg, "out", v, NULL, 0);
 			}
 		}
-		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, &res[k], err, sizeof err);
-		if (code == CLI_OK && *sup_config_str(cfg, "eval"))
-			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, &res[k].metrics, err,
-					    sizeof err);
-		if (code == CLI_OK)
+		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, comm, &res[k], err, sizeof err);
+		/* Evaluation and the summary are rank 0's (the only one with a run folder). */
+		if (code == CLI_OK && rank == 0 && *sup_config_str(cfg, "eval"))
+			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, a.eval_opts,
+					    a.n_eval_opts, &res[k].metrics, err, sizeof err);
+		if (code == CLI_OK && rank == 0 && res[k].metrics.n > 0)
+			code = log_eval(&res[k], err, sizeof err);
+		if (code == CLI_OK && rank == 0)
 			write_summary_file(a.m, cfg, seed0 + k, &res[k]);
 	}
-	if (code == CLI_OK) {
+	if (code == CLI_OK && rank != 0) {
+		/* stdout is rank 0's too. */
+	} else if (code == CLI_OK) {
 		if (!a.json) {
 			printf("trained %s on %s: %lld epochs, %lld steps, final loss %.6g\nrun folder: %s\n",
 			       a.m->name, sup_config_str(cfg, "data"), (long long)res[seeds - 1].epochs,
@@ -281,6 +314,7 @@ int cli_cmd_train(int argc, char **argv)
 	}
 	free(res);
 	free(a.kv);
+	free(a.eval_opts);
 	sup_config_free(cfg);
 	sup_safetensors_free(st);
 	return code;

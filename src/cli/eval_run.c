@@ -26,6 +26,8 @@ struct eval_job {
 	int64_t *y[2];
 	int64_t n[2], d;
 	bool graph; /* one graph holds every split (masks); encoded once into x[0] */
+	char **opts; /* evaluation options (finetune.*) */
+	int n_opts;
 };
 
 static int add_metric(struct cli_metrics *m, const char *name, double v, char *err, size_t es)
@@ -39,15 +41,11 @@ static int add_metric(struct cli_metrics *m, const char *name, double v, char *e
 	return CLI_OK;
 }
 
-/* Features of split s (0 train, 1 test), encoded on first use. */
-static int features(struct eval_job *j, int s, char *err, size_t es)
+/* The labelled source of split s (0 train, 1 test), opened on first use. Unlabelled pretraining
+ * corpora are evaluated on their labelled companion set (fortunes -> fortune-8's 80/20 split);
+ * the nll protocols keep j->data. */
+static int labelled_source(struct eval_job *j, int s, struct cli_source **out, char *err, size_t es)
 {
-	if (j->graph)
-		s = 0;
-	if (j->x[s])
-		return CLI_OK;
-	/* Unlabelled pretraining corpora are probed on their labelled companion set (fortunes ->
-	 * fortune-8's 80/20 split); the nll protocols keep j->data. */
 	const char *ld = cli_source_labelled(j->data);
 	bool own = strcmp(ld, j->data) != 0;
 	struct cli_source *src = own ? &j->lsrc[s] : &j->src[s];
@@ -58,8 +56,23 @@ static int features(struct eval_job *j, int s, char *err, size_t es)
 			return st == SUP_ERR_NOT_FOUND ? CLI_USAGE : CLI_FAIL;
 		*opened = true;
 	}
+	*out = src;
+	return CLI_OK;
+}
+
+/* Features of split s (0 train, 1 test), encoded on first use. */
+static int features(struct eval_job *j, int s, char *err, size_t es)
+{
+	if (j->graph)
+		s = 0;
+	if (j->x[s])
+		return CLI_OK;
+	struct cli_source *src = NULL;
+	int code = labelled_source(j, s, &src, err, es);
+	if (code != CLI_OK)
+		return code;
 	int64_t d = 0;
-	int code = cli_encode_split(&j->l, src, 256, &j->x[s], &d, &j->y[s], err, es);
+	code = cli_encode_split(&j->l, src, 256, &j->x[s], &d, &j->y[s], err, es);
 	if (code != CLI_OK)
 		return code;
 	if (!j->y[s]) {
@@ -328,6 +341,28 @@ static int proto_bpb(struct eval_job *j, struct cli_metrics *m, char *err, size_
 	return proto_density(j, m, "bits_per_byte", err, es);
 }
 
+/* Supervised fine-tuning of encoder + linear head (eval_finetune.c, src/eval/finetune.c). It
+ * trains the loaded model in place and puts every parameter back afterwards, so the protocols
+ * before and after it in one call see the checkpoint's weights. */
+static int proto_finetune(struct eval_job *j, struct cli_metrics *m, char *err, size_t es)
+{
+	struct cli_source *tr = &j->src[0], *te = &j->src[0];
+	int code = CLI_OK;
+	if (!j->graph) {
+		code = labelled_source(j, 0, &tr, err, es);
+		if (code == CLI_OK)
+			code = labelled_source(j, 1, &te, err, es);
+	}
+	struct sup_finetune_result r;
+	if (code == CLI_OK)
+		code = cli_eval_finetune(&j->l, tr, te, j->opts, j->n_opts, &r, err, es);
+	if (code == CLI_OK)
+		code = add_metric(m, "finetune_acc", r.top1, err, es);
+	if (code == CLI_OK && r.has_top5)
+		code = add_metric(m, "finetune_top5", r.top5, err, es);
+	return code;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct eval_job *j, struct cli_metrics *m, char *err, size_t es);
@@ -339,6 +374,7 @@ static const struct {
 	{ "bpd", proto_bpd },
 	{ "perplexity", proto_bpb },
 	{ "linkpred", proto_linkpred },
+	{ "finetune", proto_finetune },
 };
 #define N_PROTOCOLS (sizeof protocols / sizeof protocols[0])
 
@@ -383,13 +419,36 @@ static int open_model(struct eval_job *j, const char *ckpt, const char *data, co
 	return code;
 }
 
-int cli_eval_run(const char *list, const char *ckpt, const char *data, const char *method, struct cli_metrics *out,
-		 char *err, size_t es)
+int cli_eval_check_options(const char *list, char **opts, int n_opts, char *err, size_t es)
+{
+	for (int i = 0; i < n_opts; i++) {
+		size_t k = strcspn(opts[i], ".");
+		bool listed = false;
+		char buf[256];
+		snprintf(buf, sizeof buf, "%s", list);
+		for (char *save = NULL, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
+			listed = listed || (strlen(p) == k && strncmp(p, opts[i], k) == 0);
+		if (!listed) {
+			snprintf(err, es, "eval option '%s' belongs to protocol '%.*s', which is not in '%s'", opts[i],
+				 (int)k, opts[i], list);
+			return CLI_USAGE;
+		}
+	}
+	return cli_finetune_check_options(opts, n_opts, err, es);
+}
+
+int cli_eval_run(const char *list, const char *ckpt, const char *data, const char *method, char **opts, int n_opts,
+		 struct cli_metrics *out, char *err, size_t es)
 {
 	struct eval_job j;
 	memset(&j, 0, sizeof j);
 	memset(out, 0, sizeof *out);
-	int code = open_model(&j, ckpt, data, method, err, es);
+	j.opts = opts;
+	j.n_opts = n_opts;
+	int code = cli_eval_check_options(list, opts, n_opts, err, es);
+	if (code != CLI_OK)
+		return code;
+	code = open_model(&j, ckpt, data, method, err, es);
 	if (code != CLI_OK) {
 		cli_loaded_free(&j.l);
 		return code;

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli/cli.h"
+#include "selfsup/dist.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
     {"list", cli_cmd_list, "list the registered methods"},
-    {"train", cli_cmd_train, "train a method: selfsup train METHOD [CONFIG.yaml] [key=value ...] [--json]"},
+    {"train", NULL, "train a method: selfsup train METHOD [CONFIG.yaml] [key=value ...] [--json]"},
     {"eval", cli_cmd_eval, "evaluate a checkpoint: selfsup eval PROTOCOL CHECKPOINT [key=value ...] [--json]"},
     {"embed", cli_cmd_embed, "write representations: selfsup embed CHECKPOINT data=... out=FILE.npy"},
     {"sample", cli_cmd_sample, "sample a generative model: selfsup sample CHECKPOINT [n=...] [out=...]"},
@@ -62,6 +63,24 @@ int main(int argc, char **argv)
 	if (argc < 2 || cli_is_help(argv[1])) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
+	}
+	if (strcmp(argv[1], "train") == 0) {
+		/* `mpirun -np K selfsup train ...`: every process joins the group (docs/dist.md). */
+		char err[512] = "";
+		struct sup_dist *dist = NULL;
+		if (sup_dist_open(&dist, &argc, &argv, err, sizeof err) != SUP_OK)
+			return cli_fail(CLI_FAIL, "train", "%s", err);
+		int code = cli_cmd_train(argc - 2, argv + 2, dist);
+		const struct sup_comm *comm = sup_dist_comm(dist);
+		if (code != CLI_OK && comm->size > 1) {
+			/* The others may be waiting in a collective for this process: end the whole job
+			 * now (MPI_Abort) rather than leave them to their timeout. */
+			fprintf(stderr, "selfsup train: process %d of %d failed (status %d): aborting the job%s%s\n",
+				comm->rank, comm->size, code, sup_dist_error(dist)[0] ? ": " : "", sup_dist_error(dist));
+			sup_dist_abort(dist, code);
+		}
+		sup_dist_close(dist);
+		return code;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)

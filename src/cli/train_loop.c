@@ -9,9 +9,11 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli/cli.h"
+#include "selfsup/dist.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -127,6 +129,16 @@ struct run {
 	void *state;
 	struct sup_ckpt_part parts[SUP_MAX_PARTS];
 	int n_parts;
+	/* the process group (data parallelism, docs/dist.md): this process reads rows
+	 * [rank * B/K, (rank + 1) * B/K) of every global batch of B; rank 0 writes every file */
+	const struct sup_comm *comm;
+	int rank, K;
+	int64_t check_every; /* dist.check_every: steps between cross-process checksums (0: never) */
+	/* Fault injection for the tests of the failure behaviour (tests/dist/mpi_faults.sh), from
+	 * SELFSUP_TEST_FAULT=kill|hang:RANK:STEP: that process dies (SIGKILL) or stops answering
+	 * (sleeps) when it reaches that step. fault_step < 0: none. */
+	int fault_kind, fault_rank; /* 1 kill, 2 hang */
+	int64_t fault_step;
 	/* position */
 	int64_t epoch, step, epoch_step;
 	bool stop; /* the method asked to end training (early stopping) */
@@ -200,6 +212,28 @@ static int check_settings(struct run *r, char *err, size_t err_size)
 	return CLI_OK;
 }
 
+/* A group of K > 1 processes: the method must follow the data-parallel contract and the global
+ * batch must split into K equal shards. batch_size is the global batch, so a config (and a
+ * checkpoint) means the same run on any number of processes. */
+static int check_dist(struct run *r, char *err, size_t err_size)
+{
+	if (r->K <= 1)
+		return CLI_OK;
+	if (!r->m->data_parallel) {
+		snprintf(err, err_size,
+			 "method '%s' does not support data-parallel training (run it on one process; docs/dist.md lists "
+			 "the methods that do)",
+			 r->m->name);
+		return CLI_USAGE;
+	}
+	if (r->src.kind == SUP_BATCH_GRAPH || r->batch % r->K) {
+		snprintf(err, err_size, "batch_size %lld (the global batch) must be a multiple of the %d processes",
+			 (long long)r->batch, r->K);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
+}
+
 /* Everything that can fail because of the user's input happens here, before any file is
  * written: settings, data, method init, checkpoint compatibility. */
 static int run_prepare(struct run *r, const struct sup_safetensors *resume, const struct sup_ckpt_meta *rm, char *err,
@@ -238,6 +272,8 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 			 (long long)r->batch, (long long)r->src.n, r->data);
 		return CLI_USAGE;
 	}
+	if ((code = check_dist(r, err, err_size)) != CLI_OK)
+		return code;
 	r->total = r->epochs * r->spe;
 	r->sched = (struct sup_schedule){
 	    .kind = sup_config_enum(cfg, "schedule") == 0 ? SUP_SCHED_CONST : SUP_SCHED_COSINE,
@@ -246,6 +282,7 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 	    .total_steps = r->total,
 	};
 	sup_ctx_init(&r->c, sup_allocator_default(), r->seed);
+	r->c.comm = r->K > 1 ? r->comm : NULL;
 	r->ctx_ready = true;
 	struct sup_rng init_rng = sup_rng_make(r->seed, 1);
 	s = r->m->init(&r->state, cfg, &r->src.info, &init_rng, err, err_size);
@@ -288,15 +325,93 @@ static enum sup_status save_checkpoint(struct run *r, const char *path, char *er
 	return sup_checkpoint_save(path, r->parts, r->n_parts, &meta, err, err_size);
 }
 
+/* CRC-32C of everything a checkpoint holds (parameters, buffers, optimizer slots and step count
+ * of every part) and of the context RNG: equal on every process of a healthy data-parallel run. */
+static uint32_t state_checksum(const struct run *r)
+{
+	uint32_t crc = 0;
+	for (int i = 0; i < r->n_parts; i++) {
+		const struct sup_model *m = r->parts[i].model;
+		crc = sup_crc32c(crc, m->params, sizeof(float) * (size_t)m->n_params);
+		crc = sup_crc32c(crc, m->buffers, sizeof(float) * (size_t)m->n_buffers);
+		const struct sup_optim *o = r->parts[i].optim;
+		if (o) {
+			if (o->slot1)
+				crc = sup_crc32c(crc, o->slot1, sizeof(float) * (size_t)m->n_params);
+			if (o->slot2)
+				crc = sup_crc32c(crc, o->slot2, sizeof(float) * (size_t)m->n_params);
+			crc = sup_crc32c(crc, &o->steps, sizeof o->steps);
+		}
+	}
+	return sup_crc32c(crc, &r->c.rng, sizeof r->c.rng);
+}
+
+/* dist.check_every: every process's state must be bit-identical to rank 0's. */
+static int check_replicas(struct run *r, char *err, size_t err_size)
+{
+	if (r->K <= 1)
+		return CLI_OK;
+	uint32_t mine = state_checksum(r), *all = calloc((size_t)r->K, sizeof *all);
+	if (!all) {
+		snprintf(err, err_size, "out of memory");
+		return CLI_FAIL;
+	}
+	int code = CLI_OK;
+	if (sup_comm_allgather(r->comm, &mine, all, sizeof mine) != SUP_OK) {
+		snprintf(err, err_size, "step %lld: the checksum allgather failed", (long long)r->step);
+		code = CLI_FAIL;
+	}
+	for (int k = 1; code == CLI_OK && k < r->K; k++)
+		if (all[k] != all[0]) {
+			snprintf(err, err_size,
+				 "dist.check_every: after step %lld the state of process %d (checksum %08x) differs from "
+				 "process 0's (%08x); the method breaks the data-parallel contract",
+				 (long long)r->step, k, all[k], all[0]);
+			code = CLI_FAIL;
+		}
+	free(all);
+	return code;
+}
+
+static void fault_parse(struct run *r)
+{
+	r->fault_step = -1;
+	const char *f = getenv("SELFSUP_TEST_FAULT");
+	char kind[8];
+	int rank;
+	long long step;
+	if (!f || sscanf(f, "%7[a-z]:%d:%lld", kind, &rank, &step) != 3)
+		return;
+	r->fault_kind = strcmp(kind, "kill") == 0 ? 1 : strcmp(kind, "hang") == 0 ? 2 : 0;
+	r->fault_rank = rank;
+	r->fault_step = r->fault_kind ? step : -1;
+}
+
+static void fault_maybe(const struct run *r)
+{
+	if (r->fault_step != r->step || r->fault_rank != r->rank)
+		return;
+	fprintf(stderr, "selfsup train: SELFSUP_TEST_FAULT: process %d %s at step %lld\n", r->rank,
+		r->fault_kind == 1 ? "dies" : "hangs", (long long)r->step);
+	if (r->fault_kind == 1)
+		raise(SIGKILL);
+	struct timespec ts = {3600, 0};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 /* One optimizer step at the current position; fills the stats. */
 static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, double t0, char *err, size_t err_size)
 {
 	struct sup_method_batch b;
 	struct sup_step_stats st = {0};
 	struct sup_step_info si = {r->epoch, r->step, r->total, sup_schedule_lr(&r->sched, r->step)};
-	int64_t n = r->src.kind == SUP_BATCH_GRAPH ? r->src.n : r->batch;
-	enum sup_status s =
-	    r->src.get(&r->src, &r->c, perm + r->epoch_step * r->batch, n, r->m->n_views, r->seed, r->epoch, &b);
+	fault_maybe(r);
+	/* This process's shard of the global batch; augmentations are drawn per data-set index, so
+	 * the views do not depend on how the batch is split. */
+	int64_t n = r->src.kind == SUP_BATCH_GRAPH ? r->src.n : r->batch / r->K;
+	const int64_t *idx = perm + r->epoch_step * r->batch + (int64_t)r->rank * n;
+	enum sup_status s = r->src.get(&r->src, &r->c, idx, n, r->m->n_views, r->seed, r->epoch, &b);
 	if (s == SUP_OK)
 		s = r->m->train_step(r->state, &r->c, &b, &si, &st);
 	if (s != SUP_OK) {
@@ -305,6 +420,17 @@ static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, d
 		return CLI_FAIL;
 	}
 	sup_ctx_reset(&r->c);
+	if (r->K > 1) {
+		/* The logged loss is the global batch's (the mean of the equal shards' losses); early
+		 * stopping is agreed so that every process leaves the loop at the same step. */
+		double v[2] = {st.loss, st.stop ? 1 : 0};
+		if (sup_comm_allreduce_f64(r->comm, v, 2) != SUP_OK) {
+			snprintf(err, err_size, "step %lld: the loss allreduce failed", (long long)r->step);
+			return CLI_FAIL;
+		}
+		st.loss = v[0] / r->K;
+		st.stop = v[1] > 0;
+	}
 	if (!isfinite(st.loss)) {
 		snprintf(err, err_size, "the loss is %g at step %lld (epoch %lld); try a lower lr", st.loss,
 			 (long long)r->step, (long long)r->epoch + 1);
@@ -313,9 +439,11 @@ static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, d
 	r->step++;
 	r->epoch_step++;
 	r->stop = r->stop || st.stop;
+	if (r->check_every > 0 && r->step % r->check_every == 0 && check_replicas(r, err, err_size) != CLI_OK)
+		return CLI_FAIL;
 	r->loss_sum += st.loss;
 	r->last_loss = st.loss;
-	if (r->step % r->log_every == 0) {
+	if (lg && r->step % r->log_every == 0) {
 		struct sup_metric m[2 + SUP_MAX_STATS] = {{"loss", st.loss}, {"lr", si.lr}};
 		int k = 2;
 		for (int i = 0; i < st.n && i < SUP_MAX_STATS; i++)
@@ -337,6 +465,7 @@ static int run_loop(struct run *r, struct sup_runlog *lg, const char *ckpt, char
 	struct cli_progress pg;
 	cli_progress_init(&pg, r->step, r->steps_limit && r->steps_limit < r->total ? r->steps_limit : r->total,
 			  r->log_every);
+	pg.quiet = pg.quiet || r->rank != 0; /* one progress report per job */
 	double t0 = cli_now();
 	int code = CLI_OK;
 	bool saved = false;
@@ -360,12 +489,13 @@ static int run_loop(struct run *r, struct sup_runlog *lg, const char *ckpt, char
 		sup_ctx_reset(&r->c);
 		struct sup_metric m[] = {{"loss", r->loss_sum / (double)r->spe},
 					 {"lr", sup_schedule_lr(&r->sched, r->step > 0 ? r->step - 1 : 0)}};
-		sup_runlog_write(lg, "epoch", r->epoch + 1, r->step, cli_now() - t0, m, 2);
+		if (lg)
+			sup_runlog_write(lg, "epoch", r->epoch + 1, r->step, cli_now() - t0, m, 2);
 		r->last_loss = m[0].value;
 		r->epoch++;
 		r->epoch_step = 0;
 		r->loss_sum = 0;
-		if (save_checkpoint(r, ckpt, err, err_size) != SUP_OK) {
+		if (ckpt && save_checkpoint(r, ckpt, err, err_size) != SUP_OK) {
 			code = CLI_FAIL;
 			break;
 		}
@@ -374,24 +504,41 @@ static int run_loop(struct run *r, struct sup_runlog *lg, const char *ckpt, char
 	cli_progress_done(&pg);
 	if (code == CLI_OK && r->epoch_step > 0)
 		r->last_loss = r->loss_sum / (double)r->epoch_step; /* stopped inside an epoch */
-	if (code == CLI_OK && !saved && save_checkpoint(r, ckpt, err, err_size) != SUP_OK)
+	if (code == CLI_OK && !saved && ckpt && save_checkpoint(r, ckpt, err, err_size) != SUP_OK)
 		code = CLI_FAIL;
 	free(perm);
 	return code;
 }
 
 int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const struct sup_safetensors *resume,
-		  const struct sup_ckpt_meta *resume_meta, struct cli_train_result *out, char *err, size_t err_size)
+		  const struct sup_ckpt_meta *resume_meta, const struct sup_comm *comm, struct cli_train_result *out,
+		  char *err, size_t err_size)
 {
-	struct run r = {.m = m, .cfg = cfg, .last_loss = NAN};
+	struct run r = {.m = m, .cfg = cfg, .last_loss = NAN, .comm = comm, .rank = sup_comm_rank(comm),
+			.K = sup_comm_size(comm), .check_every = sup_config_int(cfg, "dist.check_every")};
+	fault_parse(&r);
 	double t0 = cli_now();
 	struct sup_runlog *lg = NULL;
 	int code = run_prepare(&r, resume, resume_meta, err, err_size);
 	if (code != CLI_OK)
 		goto cleanup;
 	code = CLI_FAIL;
-	fprintf(stderr, "selfsup train: %s on %s, seed %llu, %lld epochs of %lld steps%s\n", m->name, r.data,
-		(unsigned long long)r.seed, (long long)r.epochs, (long long)r.spe, resume ? " (resumed)" : "");
+	if (r.rank == 0)
+		fprintf(stderr, "selfsup train: %s on %s, seed %llu, %lld epochs of %lld steps%s%s\n", m->name, r.data,
+			(unsigned long long)r.seed, (long long)r.epochs, (long long)r.spe, resume ? " (resumed)" : "",
+			r.K > 1 ? " on several processes" : "");
+	if (r.K > 1 && r.rank == 0)
+		fprintf(stderr, "selfsup train: %d processes x %lld examples per step\n", r.K, (long long)(r.batch / r.K));
+	if (r.rank != 0) {
+		/* Rank 0 writes the run folder; the others train their shard and write nothing. */
+		out->run_dir[0] = out->checkpoint[0] = 0;
+		code = run_loop(&r, NULL, NULL, err, err_size);
+		out->final_loss = r.last_loss;
+		out->epochs = r.epoch;
+		out->steps = r.step;
+		out->seconds = cli_now() - t0;
+		goto cleanup;
+	}
 	r.yaml = sup_config_to_yaml(cfg);
 	if (!r.yaml) {
 		snprintf(err, err_size, "out of memory");

@@ -50,6 +50,12 @@ static const struct sup_cfg_key common_keys[] = {
      SUP_CFG_RUNCTL},
     {"resume", SUP_CFG_STRING, "", NULL, "checkpoint (or run folder) to continue from", NULL, SUP_CFG_RUNCTL},
     {"log_every", SUP_CFG_INT, "50", NULL, "optimizer steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL},
+    {"dist.check_every", SUP_CFG_INT, "0", NULL,
+     "mpirun runs: steps between checks that every process holds the same state (0: never)", NULL,
+     SUP_CFG_RUNCTL},
+    {"dist.timeout", SUP_CFG_FLOAT, "600", NULL,
+     "mpirun runs: seconds a collective waits for the other processes before the job is aborted (0: forever)",
+     NULL, SUP_CFG_RUNCTL},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 

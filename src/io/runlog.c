@@ -224,10 +224,16 @@ enum sup_status sup_runlog_open(struct sup_runlog **out, const char *dir, char *
 		free(lg);
 		return sup_errf(err, err_size, SUP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 	}
-	/* TensorBoard reads every file whose name contains "tfevents"; one per process. */
-	snprintf(path, sizeof path, "%s/events.out.tfevents.%lld.%s.%ld", dir, (long long)time(NULL), host,
-		 (long)getpid());
-	lg->events = fopen(path, "wb");
+	/* TensorBoard reads every file whose name contains "tfevents"; one per open. A second open in
+	 * the same second by the same process (training, then its evaluation) must not truncate the
+	 * first file: created exclusively, with a numbered suffix when the name is taken. */
+	int len = snprintf(path, sizeof path, "%s/events.out.tfevents.%lld.%s.%ld", dir, (long long)time(NULL),
+			   host, (long)getpid());
+	lg->events = fopen(path, "wbx");
+	for (int k = 1; !lg->events && errno == EEXIST && k < 100 && len > 0 && (size_t)len < sizeof path - 4; k++) {
+		snprintf(path + len, sizeof path - (size_t)len, ".%d", k);
+		lg->events = fopen(path, "wbx");
+	}
 	if (!lg->events) {
 		fclose(lg->jsonl);
 		free(lg);

@@ -62,34 +62,64 @@ static void fill_stats(struct sup_contrastive_stats *st, const struct sup_tensor
 	st->neg_sim = n_neg ? neg_sum / (double)n_neg : 0;
 }
 
-struct sup_tensor *sup_nt_xent(struct sup_ctx *c, struct sup_tensor *z, double tau, struct sup_contrastive_stats *st)
+/* The NT-Xent of anchors u [2n, D] (normalised) against candidates cand [M, D] (normalised; M >=
+ * 2n) where anchor i is candidate off + i and its positive is candidate off + (i + n) mod 2n. */
+static struct sup_tensor *nt_xent_core(struct sup_ctx *c, struct sup_tensor *u, struct sup_tensor *cand, int64_t off,
+				       double tau, struct sup_contrastive_stats *st)
 {
-	if (!z || !check_2d(c, "nt_xent", "z", z) || !check_tau(c, "nt_xent", tau))
+	if (!u || !cand)
 		return NULL;
-	const int64_t n2 = z->shape[0], n = n2 / 2;
-	if (n2 < 2 || n2 % 2) {
-		sup_ctx_fail(c, SUP_ERR_SHAPE, "nt_xent: z needs 2N rows (two views of N >= 1 examples), got %lld",
-			     (long long)n2);
-		return NULL;
-	}
+	const int64_t n2 = u->shape[0], n = n2 / 2, M = cand->shape[0];
 	struct sup_tensor *pos = sup_tensor_new(c, SUP_I64, 1, &n2);
-	struct sup_tensor *diag = sup_tensor_zeros(c, SUP_U8, 2, (const int64_t[]){n2, n2});
-	struct sup_tensor *big = sup_tensor_scalar(c, z->dtype, MASKED_LOGIT);
+	struct sup_tensor *diag = sup_tensor_zeros(c, SUP_U8, 2, (const int64_t[]){n2, M});
+	struct sup_tensor *big = sup_tensor_scalar(c, u->dtype, MASKED_LOGIT);
 	if (!pos || !diag || !big)
 		return NULL;
 	int64_t *p = pos->data;
 	uint8_t *d = diag->data;
 	for (int64_t i = 0; i < n2; i++) {
-		p[i] = i < n ? i + n : i - n;
-		d[i * n2 + i] = 1;
+		p[i] = off + (i < n ? i + n : i - n);
+		d[i * M + off + i] = 1;
 	}
-	struct sup_tensor *u = sup_l2_normalize(c, z, 1, 1e-12);
-	struct sup_tensor *sim = sup_matmul(c, u, u, false, true);
+	struct sup_tensor *sim = sup_matmul(c, u, cand, false, true);
 	struct sup_tensor *logits = sup_where(c, diag, big, sup_mul_scalar(c, sim, 1.0 / tau));
 	struct sup_tensor *loss = sup_cross_entropy(c, logits, pos, -100, 0.0, SUP_REDUCE_MEAN);
 	if (loss && st)
 		fill_stats(st, sim, p, d);
 	return loss;
+}
+
+static bool nt_xent_check(struct sup_ctx *c, const char *name, const struct sup_tensor *z, double tau)
+{
+	if (!z || !check_2d(c, name, "z", z) || !check_tau(c, name, tau))
+		return false;
+	const int64_t n2 = z->shape[0];
+	if (n2 < 2 || n2 % 2) {
+		sup_ctx_fail(c, SUP_ERR_SHAPE, "%s: z needs 2N rows (two views of N >= 1 examples), got %lld", name,
+			     (long long)n2);
+		return false;
+	}
+	return true;
+}
+
+struct sup_tensor *sup_nt_xent(struct sup_ctx *c, struct sup_tensor *z, double tau, struct sup_contrastive_stats *st)
+{
+	if (!nt_xent_check(c, "nt_xent", z, tau))
+		return NULL;
+	struct sup_tensor *u = sup_l2_normalize(c, z, 1, 1e-12);
+	return nt_xent_core(c, u, u, 0, tau, st);
+}
+
+struct sup_tensor *sup_nt_xent_gathered(struct sup_ctx *c, struct sup_tensor *z, double tau,
+					struct sup_contrastive_stats *st)
+{
+	if (!nt_xent_check(c, "nt_xent_gathered", z, tau))
+		return NULL;
+	struct sup_tensor *u = sup_l2_normalize(c, z, 1, 1e-12);
+	if (sup_comm_size(c->comm) <= 1)
+		return nt_xent_core(c, u, u, 0, tau, st);
+	/* Candidates in rank order: this process's rows start at rank * 2n. */
+	return nt_xent_core(c, u, sup_all_gather(c, u), (int64_t)sup_comm_rank(c->comm) * z->shape[0], tau, st);
 }
 
 /* q and k: float [N, D] of one dtype; returns their L2-normalised rows or NULL. */

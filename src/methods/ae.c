@@ -45,5 +45,6 @@ const struct sup_method sup_method_ae = {
     .parts = genimg_ae_parts,
     .train_step = ae_step,
     .encode = genimg_ae_encode,
+    .forward_features = genimg_ae_features,
     .free = genimg_ae_free,
 };

@@ -233,11 +233,12 @@ static enum sup_status cmc_step(void *state, struct sup_ctx *c, const struct sup
 	return SUP_OK;
 }
 
-static struct sup_tensor *cmc_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* Both views' features (or embeddings), concatenated (Tian et al. §4.2). */
+static struct sup_tensor *cmc_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				       bool training)
 {
 	struct cmc *t = state;
-	sup_model_set_training(&t->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&t->model, training);
 	struct sup_tensor *v[2], *h[2];
 	cmc_inputs(t, c, b->views[0], NULL, 0, false, &v[0], &v[1]);
 	for (int k = 0; k < 2; k++) {
@@ -245,9 +246,12 @@ static struct sup_tensor *cmc_encode(void *state, struct sup_ctx *c, const struc
 		if (t->represent_embedding)
 			h[k] = mb_embed(c, &t->model, &t->fc[k], h[k]);
 	}
-	struct sup_tensor *r = h[0] && h[1] ? sup_concat(c, h, 2, 1) : NULL;
-	sup_no_grad_end(c);
-	return r;
+	return h[0] && h[1] ? sup_concat(c, h, 2, 1) : NULL;
+}
+
+static struct sup_tensor *cmc_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(cmc_features, state, c, b);
 }
 
 const struct sup_method sup_method_cmc = {
@@ -264,5 +268,6 @@ const struct sup_method sup_method_cmc = {
     .parts = cmc_parts,
     .train_step = cmc_step,
     .encode = cmc_encode,
+    .forward_features = cmc_features,
     .free = cmc_free,
 };

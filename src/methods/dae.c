@@ -74,9 +74,15 @@ static int dae_parts(void *state, struct sup_ckpt_part *out, int cap)
 	return genimg_ae_parts(((struct dae *)state)->ae, out, cap);
 }
 
+static struct sup_tensor *dae_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				       bool training)
+{
+	return genimg_ae_features(((struct dae *)state)->ae, c, b, training);
+}
+
 static struct sup_tensor *dae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
 {
-	return genimg_ae_encode(((struct dae *)state)->ae, c, b);
+	return sup_method_encode_with(dae_features, state, c, b);
 }
 
 /* q_D(x~ | x) of sec. 2.3: exactly round(nu D) pixels of each image set to 0 (a partial
@@ -133,5 +139,6 @@ const struct sup_method sup_method_dae = {
     .parts = dae_parts,
     .train_step = dae_step,
     .encode = dae_encode,
+    .forward_features = dae_features,
     .free = dae_free,
 };

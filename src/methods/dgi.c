@@ -207,15 +207,19 @@ static enum sup_status dgi_step(void *state, struct sup_ctx *c, const struct sup
 	return SUP_OK;
 }
 
-static struct sup_tensor *dgi_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* E(X, A) of the real graph. */
+static struct sup_tensor *dgi_forward_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					       bool training)
 {
 	struct dgi *d = state;
-	sup_model_set_training(&d->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&d->model, training);
 	const struct sup_csr *x = dgi_features(d, c, b);
-	struct sup_tensor *h = x ? sup_gcn_encoder_forward(c, &d->model, &d->net.enc, b->graph, NULL, x) : NULL;
-	sup_no_grad_end(c);
-	return h;
+	return x ? sup_gcn_encoder_forward(c, &d->model, &d->net.enc, b->graph, NULL, x) : NULL;
+}
+
+static struct sup_tensor *dgi_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(dgi_forward_features, state, c, b);
 }
 
 const struct sup_method sup_method_dgi = {
@@ -232,5 +236,6 @@ const struct sup_method sup_method_dgi = {
     .parts = dgi_parts,
     .train_step = dgi_step,
     .encode = dgi_encode,
+    .forward_features = dgi_forward_features,
     .free = dgi_free,
 };

@@ -285,16 +285,20 @@ static enum sup_status electra_step(void *state, struct sup_ctx *c, const struct
 	return SUP_OK;
 }
 
-static struct sup_tensor *electra_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* The discriminator's states, mean-pooled (the generator is discarded after pre-training, §3). */
+static struct sup_tensor *electra_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					   bool training)
 {
 	struct electra *e = state;
-	sup_model_set_training(&e->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&e->model, training);
 	struct sup_tensor *ids = b->views[0];
 	struct sup_tensor *h = sup_text_encoder_forward(c, &e->model, &e->disc, ids, textm_padding(c, ids));
-	struct sup_tensor *z = textm_mean_pool(c, h, ids);
-	sup_no_grad_end(c);
-	return z;
+	return textm_mean_pool(c, h, ids);
+}
+
+static struct sup_tensor *electra_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(electra_features, state, c, b);
 }
 
 const struct sup_method sup_method_electra = {
@@ -311,5 +315,6 @@ const struct sup_method sup_method_electra = {
     .parts = electra_parts,
     .train_step = electra_step,
     .encode = electra_encode,
+    .forward_features = electra_features,
     .free = electra_free,
 };

@@ -188,14 +188,18 @@ static enum sup_status gae_step(void *state, struct sup_ctx *c, const struct sup
 	return SUP_OK;
 }
 
-static struct sup_tensor *gae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* Z (GAE) or mu (VGAE) of the training graph. */
+static struct sup_tensor *gae_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				       bool training)
 {
 	struct gae *g = state;
-	sup_model_set_training(&g->model, false);
-	sup_no_grad_begin(c);
-	struct sup_tensor *z = sup_gcn_forward(c, &g->model, &g->mu, b->graph, gae_hidden(g, c, b), NULL);
-	sup_no_grad_end(c);
-	return z;
+	sup_model_set_training(&g->model, training);
+	return sup_gcn_forward(c, &g->model, &g->mu, b->graph, gae_hidden(g, c, b), NULL);
+}
+
+static struct sup_tensor *gae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(gae_features, state, c, b);
 }
 
 const struct sup_method sup_method_gae = {
@@ -212,6 +216,7 @@ const struct sup_method sup_method_gae = {
     .parts = gae_parts,
     .train_step = gae_step,
     .encode = gae_encode,
+    .forward_features = gae_features,
     .free = gae_free,
 };
 
@@ -229,5 +234,6 @@ const struct sup_method sup_method_vgae = {
     .parts = gae_parts,
     .train_step = gae_step,
     .encode = gae_encode,
+    .forward_features = gae_features,
     .free = gae_free,
 };

@@ -63,6 +63,9 @@ enum sup_status genimg_ae_init(struct genimg_ae **out, const char *who, const st
 void genimg_ae_free(void *state);
 int genimg_ae_parts(void *state, struct sup_ckpt_part *out, int cap);
 struct sup_tensor *genimg_ae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b);
+/* The code h = encoder(x) (forward_features of ae and dae; genimg_ae_encode is it frozen). */
+struct sup_tensor *genimg_ae_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				      bool training);
 /* One Adam step on the reconstruction loss of target from input (the same tensor for a plain
  * auto-encoder, a corrupted copy for a denoising one); stats: recon_mse per pixel. */
 enum sup_status genimg_ae_step(struct genimg_ae *t, struct sup_ctx *c, struct sup_tensor *input,

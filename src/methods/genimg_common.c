@@ -149,14 +149,17 @@ int genimg_ae_parts(void *state, struct sup_ckpt_part *out, int cap)
 	return 1;
 }
 
-struct sup_tensor *genimg_ae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+struct sup_tensor *genimg_ae_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				      bool training)
 {
 	struct genimg_ae *t = state;
-	sup_model_set_training(&t->model, false);
-	sup_no_grad_begin(c);
-	struct sup_tensor *h = sup_mlp_forward(c, &t->model, &t->enc, genimg_flatten(c, b->views[0]));
-	sup_no_grad_end(c);
-	return h;
+	sup_model_set_training(&t->model, training);
+	return sup_mlp_forward(c, &t->model, &t->enc, genimg_flatten(c, b->views[0]));
+}
+
+struct sup_tensor *genimg_ae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(genimg_ae_features, state, c, b);
 }
 
 enum sup_status genimg_ae_step(struct genimg_ae *t, struct sup_ctx *c, struct sup_tensor *input,

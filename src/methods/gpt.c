@@ -167,16 +167,19 @@ static enum sup_status gpt_nll(void *state, struct sup_ctx *c, const struct sup_
 	return SUP_OK;
 }
 
-static struct sup_tensor *gpt_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+static struct sup_tensor *gpt_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				       bool training)
 {
 	struct gpt *g = state;
-	sup_model_set_training(&g->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&g->model, training);
 	struct sup_tensor *ids = b->views[0];
 	struct sup_tensor *h = sup_text_encoder_forward(c, &g->model, &g->enc, ids, textm_padding(c, ids));
-	struct sup_tensor *z = textm_mean_pool(c, h, ids);
-	sup_no_grad_end(c);
-	return z;
+	return textm_mean_pool(c, h, ids);
+}
+
+static struct sup_tensor *gpt_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(gpt_features, state, c, b);
 }
 
 /* Draws one token from logits[V] with temperature and top-k; special tokens other than [SEP]
@@ -279,6 +282,7 @@ const struct sup_method sup_method_gpt = {
     .parts = gpt_parts,
     .train_step = gpt_step,
     .encode = gpt_encode,
+    .forward_features = gpt_features,
     .sample = gpt_sample,
     .nll = gpt_nll,
     .free = gpt_free,

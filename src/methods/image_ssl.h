@@ -5,6 +5,7 @@
 #ifndef SELFSUP_METHODS_IMAGE_SSL_H
 #define SELFSUP_METHODS_IMAGE_SSL_H
 
+#include "selfsup/losses.h"
 #include "selfsup/method.h"
 
 #include <stdio.h>
@@ -47,6 +48,17 @@ static inline struct sup_optim_config image_ssl_optim_config(const struct sup_co
 	    .weight_decay = sup_config_float(cfg, "optim.weight_decay"),
 	    .exclude_no_decay = k != SUP_OPTIM_SGD,
 	};
+}
+
+/* The step statistics of the in-batch / queue InfoNCE methods (SimCLR, MoCo): the loss and the
+ * contrastive accuracy and mean positive / negative similarity of the loss's logits. */
+static inline void image_ssl_contrastive_stats(struct sup_step_stats *out, const struct sup_tensor *loss,
+					       const struct sup_contrastive_stats *cs)
+{
+	*out = (struct sup_step_stats){ .loss = sup_tensor_get(loss, 0),
+					.n = 3,
+					.names = { "acc", "pos_sim", "neg_sim" },
+					.values = { cs->acc, cs->pos_sim, cs->neg_sim } };
 }
 
 #endif

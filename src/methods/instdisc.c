@@ -160,16 +160,20 @@ static enum sup_status instdisc_step(void *state, struct sup_ctx *c, const struc
 	return sup_memory_bank_update(c, &t->model, &t->bank, v, idx);
 }
 
-static struct sup_tensor *instdisc_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* The backbone features (or the embedding) of the evaluation view; the memory bank only serves
+ * training, so the representation is an ordinary network output. */
+static struct sup_tensor *instdisc_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					    bool training)
 {
 	struct instdisc *t = state;
-	sup_model_set_training(&t->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&t->model, training);
 	struct sup_tensor *h = sup_image_encoder_forward(c, &t->model, &t->enc, mb_views_eval(c, &t->views, b->views[0]));
-	if (t->represent_embedding)
-		h = mb_embed(c, &t->model, &t->fc, h);
-	sup_no_grad_end(c);
-	return h;
+	return t->represent_embedding ? mb_embed(c, &t->model, &t->fc, h) : h;
+}
+
+static struct sup_tensor *instdisc_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(instdisc_features, state, c, b);
 }
 
 const struct sup_method sup_method_instdisc = {
@@ -186,5 +190,6 @@ const struct sup_method sup_method_instdisc = {
     .parts = instdisc_parts,
     .train_step = instdisc_step,
     .encode = instdisc_encode,
+    .forward_features = instdisc_features,
     .free = instdisc_free,
 };

@@ -174,16 +174,20 @@ static enum sup_status made_nll(void *state, struct sup_ctx *c, const struct sup
 	return SUP_OK;
 }
 
-static struct sup_tensor *made_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* The first hidden layer under mask 0 (MADE has no dropout or batch norm: training is unused). */
+static struct sup_tensor *made_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					bool training)
 {
 	struct made *t = state;
 	if (use_mask(t, c, 0) != SUP_OK)
 		return NULL;
-	sup_no_grad_begin(c);
-	struct sup_tensor *h =
-	    sup_relu(c, sup_masked_linear_forward(c, &t->model, &t->net.net[0], genimg_flatten(c, b->views[0])));
-	sup_no_grad_end(c);
-	return h;
+	sup_model_set_training(&t->model, training);
+	return sup_relu(c, sup_masked_linear_forward(c, &t->model, &t->net.net[0], genimg_flatten(c, b->views[0])));
+}
+
+static struct sup_tensor *made_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(made_features, state, c, b);
 }
 
 /* Ancestral sampling in mask 0's ordering: the input of degree i is drawn given those before. */
@@ -227,6 +231,7 @@ const struct sup_method sup_method_made = {
     .parts = made_parts,
     .train_step = made_step,
     .encode = made_encode,
+    .forward_features = made_features,
     .sample = made_sample,
     .nll = made_nll,
     .free = made_free,

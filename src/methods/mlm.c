@@ -193,6 +193,13 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 {
 	struct mlm *m = state;
 	int64_t B = b->views[0]->shape[0], T = b->views[0]->shape[1];
+	/* Data-parallel (docs/dist.md): this process holds rows [row0, row0 + B) of the global batch. */
+	const int K = sup_comm_size(c->comm);
+	const int64_t row0 = (int64_t)sup_comm_rank(c->comm) * B;
+	if (K > 1 && m->task != MLM_TASK_NONE)
+		return sup_ctx_fail(c, SUP_ERR_ARG,
+				    "mlm: sentence_task=%s pairs rows across the batch; it runs on one process only",
+				    m->task == MLM_TASK_SOP ? "sop" : "nsp");
 	int32_t *ids = textm_ids_i32(c, b->views[0]), *lab = sup_ctx_alloc(c, sizeof(int32_t) * (size_t)(B * T));
 	struct sup_tensor *sy = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){B});
 	if (!ids || !lab || !sy)
@@ -204,8 +211,9 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 	struct sup_mlm_opts mo = m->mo;
 	mo.seed = seed;
 	int64_t M = 0;
+	/* The mask of a row is a function of (seed, step, row of the global batch). */
 	for (int64_t r = 0; r < B; r++)
-		M += sup_mlm_mask(&mo, (uint64_t)si->step, r, ids + r * T, T, ids + r * T, lab + r * T);
+		M += sup_mlm_mask(&mo, (uint64_t)si->step, row0 + r, ids + r * T, T, ids + r * T, lab + r * T);
 	struct sup_tensor *x = sup_tensor_new(c, SUP_I64, 2, (const int64_t[]){B, T});
 	struct sup_tensor *pos = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){M ? M : 1});
 	struct sup_tensor *y = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){M ? M : 1});
@@ -218,12 +226,24 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 			((int64_t *)y->data)[k++] = lab[i];
 		}
 	}
-	if (M == 0)
+	/* The loss is the mean over the global batch's M_g chosen positions. Each process adds the
+	 * cross-entropies of its own positions scaled by K / M_g, so that the average of the
+	 * processes' losses (and gradients) is that mean whatever the split of positions. */
+	double Mg = (double)M;
+	if (K > 1 && sup_comm_allreduce_f64(c->comm, &Mg, 1) != SUP_OK)
+		return sup_ctx_fail(c, SUP_ERR_COMM, "mlm: the allreduce of the masked-token count failed");
+	if (Mg == 0)
 		return sup_ctx_fail(c, SUP_ERR_ARG, "mlm: a batch with no maskable token");
+	if (M == 0) { /* this shard has none: one ignored dummy position keeps the graph well formed */
+		((int64_t *)pos->data)[0] = 0;
+		((int64_t *)y->data)[0] = -100;
+	}
 	sup_model_set_training(&m->model, true);
 	struct sup_tensor *h = sup_text_encoder_forward(c, &m->model, &m->enc, x, textm_padding(c, x));
 	struct sup_tensor *logits = mlm_head(m, c, h, pos);
-	struct sup_tensor *loss = sup_cross_entropy(c, logits, y, -100, 0, SUP_REDUCE_MEAN);
+	struct sup_tensor *loss = K > 1 ? sup_mul_scalar(c, sup_cross_entropy(c, logits, y, -100, 0, SUP_REDUCE_SUM),
+							(double)K / Mg)
+				      : sup_cross_entropy(c, logits, y, -100, 0, SUP_REDUCE_MEAN);
 	double mlm_loss = loss ? sup_tensor_get(loss, 0) : 0, sacc = 0;
 	if (m->task != MLM_TASK_NONE)
 		loss = sup_add(c, loss, mlm_sentence_loss(m, c, h, sy, &sacc));
@@ -231,6 +251,8 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 	sup_model_zero_grad(&m->model);
 	if (sup_backward(c, loss) != SUP_OK)
 		return sup_ctx_status(c);
+	if (sup_model_allreduce_grads(&m->model, c->comm, 0) != SUP_OK)
+		return sup_ctx_fail(c, SUP_ERR_COMM, "mlm: the gradient allreduce failed");
 	sup_optim_step(&m->optim, si->lr);
 	int64_t ok = 0;
 	for (int64_t i = 0; i < M; i++)
@@ -240,21 +262,24 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 	out->names[0] = "mlm_loss";
 	out->values[0] = mlm_loss;
 	out->names[1] = "mlm_acc";
-	out->values[1] = (double)ok / (double)M;
+	out->values[1] = M ? (double)ok / (double)M : 0;
 	out->names[2] = m->task == MLM_TASK_SOP ? "sop_acc" : "nsp_acc";
 	out->values[2] = sacc;
 	return SUP_OK;
 }
 
-static struct sup_tensor *mlm_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+static struct sup_tensor *mlm_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				       bool training)
 {
 	struct mlm *m = state;
-	sup_model_set_training(&m->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&m->model, training);
 	struct sup_tensor *ids = b->views[0];
-	struct sup_tensor *z = textm_mean_pool(c, sup_text_encoder_forward(c, &m->model, &m->enc, ids, textm_padding(c, ids)), ids);
-	sup_no_grad_end(c);
-	return z;
+	return textm_mean_pool(c, sup_text_encoder_forward(c, &m->model, &m->enc, ids, textm_padding(c, ids)), ids);
+}
+
+static struct sup_tensor *mlm_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(mlm_features, state, c, b);
 }
 
 const struct sup_method sup_method_mlm = {
@@ -264,6 +289,7 @@ const struct sup_method sup_method_mlm = {
     .modalities = SUP_MODALITY_TEXT,
     .paper = "Devlin et al. 2019, BERT (sec. 3.1); SOP: Lan et al. 2020, ALBERT (sec. 4.2)",
     .default_data = "fortunes",
+    .data_parallel = true,
     .batch_kind = SUP_BATCH_TOKENS,
     .n_views = 1,
     .config = mlm_keys,
@@ -271,5 +297,6 @@ const struct sup_method sup_method_mlm = {
     .parts = mlm_parts,
     .train_step = mlm_step,
     .encode = mlm_encode,
+    .forward_features = mlm_features,
     .free = mlm_free,
 };

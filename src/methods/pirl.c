@@ -239,16 +239,19 @@ static enum sup_status pirl_step(void *state, struct sup_ctx *c, const struct su
 	return sup_memory_bank_update(c, &t->model, &t->bank, vf, idx);
 }
 
-static struct sup_tensor *pirl_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* f(v_I): backbone features of the whole image (or its embedding); the bank serves training only. */
+static struct sup_tensor *pirl_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					bool training)
 {
 	struct pirl *t = state;
-	sup_model_set_training(&t->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&t->model, training);
 	struct sup_tensor *h = sup_image_encoder_forward(c, &t->model, &t->enc, mb_views_eval(c, &t->views, b->views[0]));
-	if (t->represent_embedding)
-		h = mb_embed(c, &t->model, &t->fc_f, h);
-	sup_no_grad_end(c);
-	return h;
+	return t->represent_embedding ? mb_embed(c, &t->model, &t->fc_f, h) : h;
+}
+
+static struct sup_tensor *pirl_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(pirl_features, state, c, b);
 }
 
 const struct sup_method sup_method_pirl = {
@@ -265,5 +268,6 @@ const struct sup_method sup_method_pirl = {
     .parts = pirl_parts,
     .train_step = pirl_step,
     .encode = pirl_encode,
+    .forward_features = pirl_features,
     .free = pirl_free,
 };

@@ -213,14 +213,17 @@ static enum sup_status pcnn_nll(void *state, struct sup_ctx *c, const struct sup
 	return SUP_OK;
 }
 
-static struct sup_tensor *pcnn_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* The last hidden feature maps averaged over positions. */
+static struct sup_tensor *pcnn_pooled(void *state, struct sup_ctx *c, const struct sup_method_batch *b, bool training)
 {
 	struct pixelcnn *t = state;
-	sup_model_set_training(&t->model, false);
-	sup_no_grad_begin(c);
-	struct sup_tensor *f = sup_mean(c, pcnn_features(t, c, b->views[0]), (const int[]){2, 3}, 2, false);
-	sup_no_grad_end(c);
-	return f;
+	sup_model_set_training(&t->model, training);
+	return sup_mean(c, pcnn_features(t, c, b->views[0]), (const int[]){2, 3}, 2, false);
+}
+
+static struct sup_tensor *pcnn_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(pcnn_pooled, state, c, b);
 }
 
 /* Draws pixel (r, q) of every image from its conditional given the pixels drawn before it. */
@@ -284,6 +287,7 @@ const struct sup_method sup_method_pixelcnn = {
     .parts = pcnn_parts,
     .train_step = pcnn_step,
     .encode = pcnn_encode,
+    .forward_features = pcnn_pooled,
     .sample = pcnn_sample,
     .nll = pcnn_nll,
     .free = pcnn_free,

@@ -82,6 +82,15 @@ const char *sup_method_suggest(const char *name)
 	return best;
 }
 
+struct sup_tensor *sup_method_encode_with(sup_features_fn f, void *state, struct sup_ctx *c,
+					  const struct sup_method_batch *b)
+{
+	sup_no_grad_begin(c);
+	struct sup_tensor *h = f(state, c, b, false);
+	sup_no_grad_end(c);
+	return h;
+}
+
 const char *sup_batch_kind_name(enum sup_batch_kind k)
 {
 	static const char *const names[] = {"images", "tokens", "graph", "vectors"};

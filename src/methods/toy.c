@@ -137,14 +137,17 @@ static enum sup_status toy_step(void *state, struct sup_ctx *c, const struct sup
 	return SUP_OK;
 }
 
-static struct sup_tensor *toy_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+static struct sup_tensor *toy_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				       bool training)
 {
 	struct toy *t = state;
-	sup_model_set_training(&t->model, false);
-	sup_no_grad_begin(c);
-	struct sup_tensor *h = toy_linear_forward(c, &t->model, &t->enc, b->views[0]);
-	sup_no_grad_end(c);
-	return h;
+	sup_model_set_training(&t->model, training);
+	return toy_linear_forward(c, &t->model, &t->enc, b->views[0]);
+}
+
+static struct sup_tensor *toy_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(toy_features, state, c, b);
 }
 
 const struct sup_method sup_method_toy = {
@@ -163,6 +166,7 @@ const struct sup_method sup_method_toy = {
     .train_step = toy_step,
     .on_epoch_end = NULL,
     .encode = toy_encode,
+    .forward_features = toy_features,
     .sample = NULL,
     .free = toy_free,
 };

@@ -196,15 +196,20 @@ static enum sup_status vae_nll(void *state, struct sup_ctx *c, const struct sup_
 	return SUP_OK;
 }
 
-static struct sup_tensor *vae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* mu(x), the mean of q(z|x). */
+static struct sup_tensor *vae_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+				       bool training)
 {
 	struct vae *t = state;
-	sup_model_set_training(&t->model, false);
-	sup_no_grad_begin(c);
+	sup_model_set_training(&t->model, training);
 	struct sup_tensor *mu, *logvar;
 	vae_encode_dist(t, c, b->views[0], &mu, &logvar);
-	sup_no_grad_end(c);
 	return mu;
+}
+
+static struct sup_tensor *vae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(vae_features, state, c, b);
 }
 
 static struct sup_tensor *vae_sample(void *state, struct sup_ctx *c, int64_t n, const char *prompt)
@@ -236,6 +241,7 @@ const struct sup_method sup_method_vae = {
     .parts = vae_parts,
     .train_step = vae_step,
     .encode = vae_encode,
+    .forward_features = vae_features,
     .sample = vae_sample,
     .nll = vae_nll,
     .free = vae_free,

@@ -237,14 +237,18 @@ static enum sup_status vqvae_nll(void *state, struct sup_ctx *c, const struct su
 	return SUP_OK;
 }
 
-static struct sup_tensor *vqvae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+/* z_e(x) flattened, before quantisation (the codebook lookup has no useful gradient). */
+static struct sup_tensor *vqvae_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
+					 bool training)
 {
 	struct vqvae *t = state;
-	sup_model_set_training(&t->model, false);
-	sup_no_grad_begin(c);
-	struct sup_tensor *ze = genimg_flatten(c, vq_encode(t, c, b->views[0]));
-	sup_no_grad_end(c);
-	return ze;
+	sup_model_set_training(&t->model, training);
+	return genimg_flatten(c, vq_encode(t, c, b->views[0]));
+}
+
+static struct sup_tensor *vqvae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return sup_method_encode_with(vqvae_features, state, c, b);
 }
 
 static struct sup_tensor *vqvae_sample(void *state, struct sup_ctx *c, int64_t n, const char *prompt)
@@ -279,6 +283,7 @@ const struct sup_method sup_method_vqvae = {
     .parts = vqvae_parts,
     .train_step = vqvae_step,
     .encode = vqvae_encode,
+    .forward_features = vqvae_features,
     .sample = vqvae_sample,
     .nll = vqvae_nll,
     .free = vqvae_free,

@@ -2,6 +2,8 @@
 #include "selfsup/nn.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -238,4 +240,60 @@ enum sup_status sup_model_ema(struct sup_model *dst, const struct sup_model *src
 	for (int64_t i = 0; i < n; i++)
 		d[i] = mf * d[i] + rest * s[i];
 	return SUP_OK;
+}
+
+/* ---- data parallelism ------------------------------------------------------------------------ */
+
+enum sup_status sup_model_allreduce_grads(struct sup_model *m, const struct sup_comm *comm, int64_t bucket_elems)
+{
+	const int K = sup_comm_size(comm);
+	if (K <= 1 || !m->grads)
+		return SUP_OK;
+	/* The gradient block is contiguous, so a bucket is a run of it: one collective per 16 MiB
+	 * keeps the transport's temporary buffers bounded without paying per-tensor latency. */
+	const int64_t bucket = bucket_elems > 0 ? bucket_elems : (int64_t)4 << 20;
+	const float inv = 1.0f / (float)K;
+	for (int64_t at = 0; at < m->n_params; at += bucket) {
+		const int64_t n = m->n_params - at < bucket ? m->n_params - at : bucket;
+		enum sup_status st = sup_comm_allreduce_f32(comm, m->grads + at, n);
+		if (st != SUP_OK)
+			return st;
+		float *g = m->grads + at;
+		for (int64_t i = 0; i < n; i++)
+			g[i] *= inv;
+	}
+	return SUP_OK;
+}
+
+static enum sup_status bn_sync_comm_sum(void *user, double *buf, int64_t n)
+{
+	return sup_comm_allreduce_f64(user, buf, n);
+}
+
+struct sup_bn_sync sup_bn_sync_of_comm(const struct sup_comm *comm)
+{
+	/* The hook's user pointer is not const; the communicator is only read through it. */
+	return (struct sup_bn_sync){ bn_sync_comm_sum, (void *)(uintptr_t)comm };
+}
+
+enum sup_status sup_model_merge_running_stats(struct sup_model *m, const float *before, int64_t updates,
+					      double momentum, const struct sup_comm *comm)
+{
+	const int K = sup_comm_size(comm), rank = sup_comm_rank(comm);
+	const int64_t n = m->n_buffers;
+	if (K <= 1 || n == 0)
+		return SUP_OK;
+	double *acc = malloc(sizeof(double) * (size_t)n);
+	if (!acc)
+		return SUP_ERR_NOMEM;
+	const double a = pow(1.0 - momentum, (double)updates);
+	const double w = pow(a, (double)(K - 1 - rank)), aK = pow(a, (double)K);
+	for (int64_t i = 0; i < n; i++)
+		acc[i] = w * ((double)m->buffers[i] - a * (double)before[i]);
+	enum sup_status st = sup_comm_allreduce_f64(comm, acc, n);
+	if (st == SUP_OK)
+		for (int64_t i = 0; i < n; i++)
+			m->buffers[i] = (float)(aK * (double)before[i] + acc[i]);
+	free(acc);
+	return st;
 }

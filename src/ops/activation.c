@@ -115,8 +115,14 @@ sup_t *sup_dropout(struct sup_ctx *c, sup_t *a, double p, bool training)
 	sup_t *out = sup_tensor_new(c, x->dtype, x->ndim, x->shape);
 	if (!keep || !out)
 		return NULL;
-	const uint64_t key = c->rng.key, base = c->rng.counter;
-	c->rng.counter += (uint64_t)numel;
+	/* In a group of K shards (c->comm) this tensor is taken to be shard `rank` of a batch-major
+	 * global tensor of K * numel elements (axis 0 = examples, equal shards in rank order): its
+	 * elements are drawn at their global positions and the counter advances by the global size,
+	 * so every process keeps the same RNG state and the masks equal one process's on the whole
+	 * batch. */
+	const int K = sup_comm_size(c->comm);
+	const uint64_t key = c->rng.key, base = c->rng.counter + (uint64_t)sup_comm_rank(c->comm) * (uint64_t)numel;
+	c->rng.counter += (uint64_t)numel * (uint64_t)K;
 	const double scale = 1.0 / (1.0 - p);
 	if (c->backend == SUP_BACKEND_CPU)
 		sup_cpu_dropout_mask(keep, key, base, p, numel);

@@ -117,28 +117,50 @@ struct bn_sync_saved {
 
 #define BN_AT(p, f64, i) ((f64) ? ((const double *)(p))[i] : (double)((const float *)(p))[i])
 
-/* Global mean and biased variance from the local ones: sums, sums of squares and counts are
- * added over the processes. mean/var are in a's dtype, [C]; *count receives the global count. */
-static enum sup_status bn_sync_stats(const struct sup_bn_sync *sync, bool f64, int64_t C, double local_count,
+/* Global mean and biased variance of x viewed as [N, C, S] over every process, two-pass: the
+ * sums and counts are added over the processes for the mean, then the sums of squared
+ * deviations from that mean for the variance. The one-pass E[x^2] - mean^2 costs one collective
+ * less but cancels catastrophically for a channel whose values barely vary (a unit that ReLU
+ * almost silenced), and such a channel's rstd then multiplies the error into every gradient
+ * below it. mean/var are in x's dtype, [C]; *count receives the global count. buf: 2C + 1. */
+static enum sup_status bn_sync_stats(const struct sup_bn_sync *sync, const sup_t *a, const struct bn_dims *d,
 				     void *mean, void *var, double *count, double *buf)
 {
-	for (int64_t ch = 0; ch < C; ch++) {
-		const double mu = BN_AT(mean, f64, ch), v = BN_AT(var, f64, ch);
-		buf[ch] = mu * local_count;
-		buf[C + ch] = (v + mu * mu) * local_count;
-	}
-	buf[2 * C] = local_count;
-	enum sup_status st = sync->allreduce_sum(sync->user, buf, 2 * C + 1);
+	const bool f64 = a->dtype == SUP_F64;
+	const int64_t N = d->N, C = d->C, S = d->S;
+	memset(buf, 0, sizeof(double) * (size_t)(2 * C + 1));
+	for (int64_t i = 0; i < N; i++)
+		for (int64_t ch = 0; ch < C; ch++)
+			for (int64_t k = 0; k < S; k++)
+				buf[ch] += BN_AT(a->data, f64, (i * C + ch) * S + k);
+	buf[C] = (double)(N * S);
+	enum sup_status st = sync->allreduce_sum(sync->user, buf, C + 1);
 	if (st != SUP_OK)
 		return st;
-	*count = buf[2 * C];
+	*count = buf[C];
+	double *mu = buf + C + 1; /* C more doubles: the global means */
+	/* The mean in x's dtype, and the deviations from that rounded mean, as the one-process
+	 * kernels compute them (kernels/cpu/norm.c): the output is normalised with the rounded
+	 * mean, and a channel of tiny variance is sensitive to which mean its deviations use. */
+	for (int64_t ch = 0; ch < C; ch++)
+		mu[ch] = f64 ? buf[ch] / *count : (double)(float)(buf[ch] / *count);
+	for (int64_t ch = 0; ch < C; ch++)
+		buf[ch] = 0;
+	for (int64_t i = 0; i < N; i++)
+		for (int64_t ch = 0; ch < C; ch++)
+			for (int64_t k = 0; k < S; k++) {
+				const double dv = BN_AT(a->data, f64, (i * C + ch) * S + k) - mu[ch];
+				buf[ch] += dv * dv;
+			}
+	if ((st = sync->allreduce_sum(sync->user, buf, C)) != SUP_OK)
+		return st;
 	for (int64_t ch = 0; ch < C; ch++) {
-		const double mu = buf[ch] / *count, v = fmax(buf[C + ch] / *count - mu * mu, 0.0);
+		const double v = buf[ch] / *count;
 		if (f64) {
-			((double *)mean)[ch] = mu;
+			((double *)mean)[ch] = mu[ch];
 			((double *)var)[ch] = v;
 		} else {
-			((float *)mean)[ch] = (float)mu;
+			((float *)mean)[ch] = (float)mu[ch];
 			((float *)var)[ch] = (float)v;
 		}
 	}
@@ -281,23 +303,22 @@ static bool bn_batch_stats(struct sup_ctx *c, const sup_t *a, const struct bn_di
 			   void *var, sup_t *rm, sup_t *rv, const struct sup_batch_norm_args *o, double *count)
 {
 	const bool f64 = a->dtype == SUP_F64;
-	if (f64)
-		sup_ref_batch_norm_stats_f64(mean, var, a->data, d->N, d->C, d->S);
-	else if (sup_use_fast(c, SUP_F32))
-		sup_cpu_batch_norm_stats_f32(mean, var, a->data, d->N, d->C, d->S);
-	else
-		sup_ref_batch_norm_stats_f32(mean, var, a->data, d->N, d->C, d->S);
 	*count = (double)(d->N * d->S);
 	if (o->sync) {
 		double *buf = sup_ctx_alloc(c, sizeof(double) * (size_t)(2 * d->C + 1));
 		if (!buf)
 			return false;
-		enum sup_status st = bn_sync_stats(o->sync, f64, d->C, *count, mean, var, count, buf);
+		enum sup_status st = bn_sync_stats(o->sync, a, d, mean, var, count, buf);
 		if (st != SUP_OK) {
 			sup_ctx_fail(c, st, "batch_norm: synchronised statistics: the allreduce failed");
 			return false;
 		}
-	}
+	} else if (f64)
+		sup_ref_batch_norm_stats_f64(mean, var, a->data, d->N, d->C, d->S);
+	else if (sup_use_fast(c, SUP_F32))
+		sup_cpu_batch_norm_stats_f32(mean, var, a->data, d->N, d->C, d->S);
+	else
+		sup_ref_batch_norm_stats_f32(mean, var, a->data, d->N, d->C, d->S);
 	const double M = *count, m = o->momentum;
 	for (int64_t ch = 0; ch < d->C; ch++) {
 		const double mu = f64 ? ((double *)mean)[ch] : ((float *)mean)[ch];

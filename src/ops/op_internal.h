@@ -27,7 +27,8 @@
 	X(softmax) X(log_softmax) X(l2_normalize) X(layer_norm) X(batch_norm) X(dropout)         \
 	X(conv2d) X(conv_transpose2d) X(max_pool2d) X(avg_pool2d) X(adaptive_avg_pool2d)         \
 	X(upsample_nearest2d)                                                                    \
-	X(cross_entropy) X(bce_with_logits) X(mse) X(gaussian_kl)
+	X(cross_entropy) X(bce_with_logits) X(mse) X(gaussian_kl)                        \
+	X(all_gather)
 
 #define SUP_OP_DECLARE(name) extern const struct sup_op_def sup_opdef_##name;
 SUP_OP_LIST(SUP_OP_DECLARE)

@@ -454,6 +454,73 @@ static void test_eval(void)
 	res_free(&r);
 }
 
+/* finetune through the program: learns the synthetic quadrants, deterministic, leaves the
+ * checkpoint file and the other protocols' results alone; options are checked up front (in
+ * `train` before any training) with errors naming the option. */
+static void test_finetune(void)
+{
+	static const char *const opts = "finetune.batch_size=32 finetune.epochs=10 finetune.lr=0.01";
+	char ck[256];
+	snprintf(ck, sizeof ck, "%s/full/checkpoint.safetensors", work);
+	size_t n0 = 0, n1 = 0;
+	unsigned char *before = iot_read_file(ck, &n0);
+	struct res r = run("eval linear full --json"), r2;
+	cJSON *j = last_json(&r), *j2;
+	double lin = j && cJSON_GetObjectItem(j, "linear_acc") ? cJSON_GetObjectItem(j, "linear_acc")->valuedouble : -1;
+	cJSON_Delete(j);
+	res_free(&r);
+	r = run("eval finetune,linear full %s --json", opts);
+	r2 = run("eval finetune full %s --json", opts);
+	j = last_json(&r), j2 = last_json(&r2);
+	TU_CHECK_MSG(r.rc == 0 && r2.rc == 0 && j && j2, "%s", r.err);
+	double ft = j && cJSON_GetObjectItem(j, "finetune_acc") ? cJSON_GetObjectItem(j, "finetune_acc")->valuedouble : 0;
+	double ft2 = j2 && cJSON_GetObjectItem(j2, "finetune_acc") ? cJSON_GetObjectItem(j2, "finetune_acc")->valuedouble : 1;
+	TU_CHECK_MSG(ft > 0.8, "finetune_acc %g (chance 0.25)", ft);
+	TU_CHECK_MSG(ft == ft2, "finetune_acc %g then %g", ft, ft2);
+	TU_CHECK_MSG(j && cJSON_GetObjectItem(j, "linear_acc") && cJSON_GetObjectItem(j, "linear_acc")->valuedouble == lin,
+		     "linear_acc after finetune differs from %g: %s", lin, r.out);
+	TU_CHECK_MSG(strstr(r.err, "finetune epoch 10/10") != NULL, "no progress lines: %s", r.err);
+	cJSON_Delete(j);
+	cJSON_Delete(j2);
+	res_free(&r);
+	res_free(&r2);
+	unsigned char *after = iot_read_file(ck, &n1);
+	TU_CHECK_MSG(before && after && n0 == n1 && memcmp(before, after, n0) == 0, "the checkpoint file changed");
+	free(before);
+	free(after);
+	/* the untrained-encoder baseline (supervised training from scratch) and train ... eval= */
+	r = run("eval finetune random method=toy %s --json", opts);
+	j = last_json(&r);
+	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "finetune_acc"), "%s", r.err);
+	cJSON_Delete(j);
+	res_free(&r);
+	r = run("train toy epochs=1 out=ft eval=finetune %s --json", opts);
+	j = last_json(&r);
+	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "finetune_acc"), "%s", r.err);
+	cJSON_Delete(j);
+	res_free(&r);
+	/* the evaluation is logged beside the training curves: an "eval" record in metrics.jsonl
+	 * and a second event file (the first one, of training, is kept) */
+	char p[1200];
+	snprintf(p, sizeof p, "%s/ft/metrics.jsonl", work);
+	size_t nm = 0;
+	char *mj = (char *)iot_read_file(p, &nm);
+	TU_CHECK_MSG(mj && strstr(mj, "{\"kind\":\"eval\"") && strstr(mj, "\"finetune_acc\":"),
+		     "no eval record in ft/metrics.jsonl");
+	free(mj);
+	snprintf(p, sizeof p, "%s/ft", work);
+	TU_CHECK(iot_count(p, "tfevents") == 2);
+	expect_bad("unknown eval option 'finetune.epoch' (did you mean 'finetune.epochs'?)", NULL,
+		   "eval finetune full finetune.epoch=2");
+	expect_bad("'finetune.lr' must be > 0", NULL, "eval finetune full finetune.lr=-1");
+	expect_bad("finetune.optim", NULL, "eval finetune full finetune.optim=lbfgs");
+	expect_bad("'finetune.epochs' expects an integer", NULL, "eval finetune full finetune.epochs=ten");
+	expect_bad("not in 'linear'", NULL, "eval linear full finetune.epochs=2");
+	expect_bad("raw-input baseline", NULL, "eval finetune raw data=synthetic");
+	expect_bad("finetune.val_fraction", "ftbad", "train toy epochs=1 out=ftbad eval=finetune finetune.val_fraction=1");
+	TU_CHECK(!file_exists("ftbad/config.yaml"));
+}
+
 int main(void)
 {
 	snprintf(root, sizeof root, "/tmp/selfsup_cli_XXXXXX");
@@ -467,6 +534,7 @@ int main(void)
 	test_config_file_and_seeds();
 	test_embed_and_data();
 	test_eval();
+	test_finetune();
 	test_bad_input();
 	int rc = tu_finish("cli/cli");
 	if (rc == 0) {

@@ -6,6 +6,7 @@
  * linkpred without held-out edges, a graph folder missing a file and a graph method on vectors. Takes a second or two. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "../io/iotest.h"
 #include "../methods/tiny_graph.h"
 #include "selfsup/io.h"
 
@@ -94,6 +95,21 @@ static void test_dgi(void)
 	o = last_json(&r);
 	TU_CHECK_MSG(o && num(o, "linear_acc") == acc, "%s", r.out);
 	cJSON_Delete(o);
+	/* finetune on the node masks (transductive): DGI's GCN and a head trained on the 6 train
+	 * nodes, epoch chosen on the 2 val nodes, scored on the test nodes; checkpoint untouched */
+	char ck[160];
+	snprintf(ck, sizeof ck, "%s/dgi/checkpoint.safetensors", root);
+	size_t n0 = 0, n1 = 0;
+	unsigned char *before = iot_read_file(ck, &n0);
+	run(&r, "eval finetune,linear dgi finetune.epochs=20 --json");
+	TU_CHECK_MSG(r.rc == 0, "rc %d: %s", r.rc, r.err);
+	o = last_json(&r);
+	TU_CHECK_MSG(o && in01(num(o, "finetune_acc")) && num(o, "linear_acc") == acc, "%s", r.out);
+	cJSON_Delete(o);
+	unsigned char *after = iot_read_file(ck, &n1);
+	TU_CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
+	free(before);
+	free(after);
 	/* linkpred needs held-out edges, which DGI's run did not have */
 	run(&r, "eval linkpred dgi");
 	TU_CHECK_MSG(r.rc == 2 && strstr(r.err, "linkpred needs") != NULL, "rc %d: %s", r.rc, r.err);

@@ -61,7 +61,8 @@ static inline bool iot_write_file(const char *path, const void *p, size_t n)
 	return fclose(f) == 0 && ok;
 }
 
-/* The whole file in a malloc'd block (*n bytes), NULL when it cannot be read. */
+/* The whole file in a malloc'd block (*n bytes, then a NUL so text can be searched as a string),
+ * NULL when it cannot be read. */
 static inline unsigned char *iot_read_file(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
@@ -80,6 +81,8 @@ static inline unsigned char *iot_read_file(const char *path, size_t *n)
 		}
 	}
 	fclose(f);
+	if (p)
+		p[len] = 0; /* len < cap: the loop grows the block whenever it fills up */
 	*n = len;
 	return p;
 }

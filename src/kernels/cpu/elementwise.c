@@ -13,6 +13,7 @@
 #endif
 
 #include "kernels/elementwise.h"
+#include "kernels/cpu/vmath.h"
 
 #include "selfsup/base.h"
 
@@ -53,6 +54,27 @@ struct un_args {
 	const float *x, *y, *g;
 };
 
+/* The scalar definitions of kernels/elementwise.h, except that exp, sigmoid and softplus use the
+ * vectorisable versions of vmath.h (libm's are scalar calls that keep the loop scalar). */
+SUP_EW_INLINE float cpu_unary(enum sup_ew_unary op, float q0, float q1, float x)
+{
+	switch (op) {
+	case SUP_EW_EXP: return sup_vm_expf(x);
+	case SUP_EW_SIGMOID: return sup_vm_sigmoidf(x);
+	case SUP_EW_SOFTPLUS: return sup_vm_softplusf(x);
+	default: return sup_ew_unary_f32(op, q0, q1, x);
+	}
+}
+
+SUP_EW_INLINE float cpu_unary_d(enum sup_ew_unary op, float q0, float q1, float x, float y)
+{
+	switch (op) {
+	case SUP_EW_ELU: return x > 0 ? 1.0f : q0 * sup_vm_expf(x);
+	case SUP_EW_SOFTPLUS: return sup_vm_sigmoidf(x);
+	default: return sup_ew_unary_d_f32(op, q0, q1, x, y);
+	}
+}
+
 SUP_EW_INLINE void un_fwd_loop(enum sup_ew_unary op, const struct un_args *u, int64_t lo, int64_t hi)
 {
 	float *restrict y = u->out;
@@ -60,7 +82,7 @@ SUP_EW_INLINE void un_fwd_loop(enum sup_ew_unary op, const struct un_args *u, in
 	const float q0 = u->q0, q1 = u->q1;
 #pragma omp simd
 	for (int64_t i = lo; i < hi; i++)
-		y[i] = sup_ew_unary_f32(op, q0, q1, x[i]);
+		y[i] = cpu_unary(op, q0, q1, x[i]);
 }
 
 SUP_EW_INLINE void un_bwd_loop(enum sup_ew_unary op, const struct un_args *u, int64_t lo, int64_t hi)
@@ -71,11 +93,11 @@ SUP_EW_INLINE void un_bwd_loop(enum sup_ew_unary op, const struct un_args *u, in
 	if (u->acc) {
 #pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
-			dx[i] += g[i] * sup_ew_unary_d_f32(op, q0, q1, x[i], y[i]);
+			dx[i] += g[i] * cpu_unary_d(op, q0, q1, x[i], y[i]);
 	} else {
 #pragma omp simd
 		for (int64_t i = lo; i < hi; i++)
-			dx[i] = g[i] * sup_ew_unary_d_f32(op, q0, q1, x[i], y[i]);
+			dx[i] = g[i] * cpu_unary_d(op, q0, q1, x[i], y[i]);
 	}
 }
 

@@ -1,47 +1,23 @@
 /* Fast f32 cross-entropy: OpenMP over rows, each row in a fixed vectorised order.
  *
  * Rows are independent, so splitting them over threads does not change any result; inside a row
- * the sums use the compiler's simd reduction, whose order is fixed at compile time. exp() is a
- * polynomial that the compiler can vectorise (glibc's expf is scalar without -ffast-math). */
+ * the sums use the compiler's simd reduction, whose order is fixed at compile time. exp() is the
+ * vectorisable polynomial of vmath.h (glibc's expf is scalar without -ffast-math). */
 #if defined(__GNUC__) && !defined(__clang__)
-/* Lets GCC if-convert the float compares of exp_neg (with trapping math on it refuses, as a
+/* Lets GCC if-convert the float compares of sup_vm_expf (with trapping math on it refuses, as a
  * compare may raise an FP exception flag). Values are unchanged: only the flags, which nothing
  * here reads, may differ. Clang vectorises these loops without it. */
 #pragma GCC optimize("no-trapping-math")
 #endif
 
 #include "kernels/loss.h"
+#include "kernels/cpu/vmath.h"
 
 #include <math.h>
 #include <string.h>
 
 /* Rows x classes below which threads cost more than they save. */
 #define XENT_PAR_MIN 32768
-
-/* exp(x) for x <= 0 (shifted logits). x = k ln2 + r with |r| <= ln2 / 2 (Cody-Waite split of
- * ln2, so r is exact to float precision); exp(r) by its degree-7 Taylor polynomial, whose
- * truncation error is below 6e-9 relative; 2^k goes straight into the exponent bits.
- * Results below exp(-87) are flushed to 0 (the denormal range); NaN propagates. */
-static inline float exp_neg(float x)
-{
-	const float round_magic = 12582912.0f; /* 1.5 * 2^23: x + magic rounds x to an integer */
-	const float xc = x > -87.0f ? (x < 0.0f ? x : 0.0f) : -87.0f; /* NaN -> -87 (handled below) */
-	const float kf = (xc * 1.44269504088896341f + round_magic) - round_magic;
-	const float r = (xc - kf * 0.693145751953125f) - kf * 1.42860682030941723e-6f;
-	float p = 1.0f / 5040.0f;
-	p = p * r + 1.0f / 720.0f;
-	p = p * r + 1.0f / 120.0f;
-	p = p * r + 1.0f / 24.0f;
-	p = p * r + 1.0f / 6.0f;
-	p = p * r + 0.5f;
-	p = p * r + 1.0f;
-	p = p * r + 1.0f;
-	const int32_t bits = ((int32_t)kf + 127) << 23; /* kf in [-126, 0]: a normal power of two */
-	float two_k;
-	memcpy(&two_k, &bits, sizeof two_k);
-	const float y = x > -87.0f ? p * two_k : 0.0f;
-	return x == x ? y : x;
-}
 
 /* Max of a row, 8 independent lanes (vectorisable; max is exact in any order). */
 static float row_max(const float *x, int64_t C)
@@ -76,7 +52,7 @@ void sup_cpu_xent_fwd_f32(float *loss, float *lse, const float *X, const int64_t
 		float s = 0.0f, xs = 0.0f;
 #pragma omp simd reduction(+ : s, xs)
 		for (int64_t c = 0; c < C; c++) {
-			s += exp_neg(x[c] - m);
+			s += sup_vm_expf(x[c] - m);
 			xs += x[c];
 		}
 		const float l = m + logf(s);
@@ -97,7 +73,7 @@ void sup_cpu_xent_bwd_f32(float *dX, const float *X, const float *lse, const int
 		float *d = dX + n * C;
 #pragma omp simd
 		for (int64_t c = 0; c < C; c++)
-			d[c] += w * (exp_neg(x[c] - l) - smooth);
+			d[c] += w * (sup_vm_expf(x[c] - l) - smooth);
 		d[T[n]] -= w * (1.0f - eps);
 	}
 }

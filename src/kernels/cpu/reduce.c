@@ -6,7 +6,14 @@
  * sums are computed in parallel and then added in block order. Several groups are split over
  * threads by group, so a group's order never depends on the thread count. Max is exact, so its
  * order does not matter, but the first-index tie rule is kept by combining blocks in order. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* Lets GCC if-convert the selects of sup_vm_expf into vector blends (values unchanged; only FP
+ * exception flags, which nothing reads, may differ). */
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include "kernels/reduce.h"
+#include "kernels/cpu/vmath.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -56,7 +63,7 @@ static float lane_sum(const float *x, int64_t n, int64_t s, enum term t, float c
 	if (t == TERM_ID)
 		LANE_LOOP(v);
 	else if (t == TERM_EXP)
-		LANE_LOOP(expf(v - c));
+		LANE_LOOP(sup_vm_expf(v - c));
 	else
 		LANE_LOOP((v - c) * (v - c));
 	return combine_lanes(acc);
@@ -241,7 +248,7 @@ static void bwd_span(float *dx, int64_t dsi, float g, const float *x, int64_t si
 			dx[i * dsi] = (acc ? dx[i * dsi] : 0.0f) + v;
 	} else if (kind == SUP_REDUCE_BWD_EXP) {
 		for (int64_t i = i0; i < i1; i++)
-			dx[i * dsi] = (acc ? dx[i * dsi] : 0.0f) + g * expf(x[i * si] - a);
+			dx[i * dsi] = (acc ? dx[i * dsi] : 0.0f) + g * sup_vm_expf(x[i * si] - a);
 	} else {
 		const float gs = g * scale;
 		for (int64_t i = i0; i < i1; i++)

@@ -1,7 +1,14 @@
 /* Fast f32 softmax-family kernels: OpenMP over rows (o, n); inside a row the sums use LANES
  * accumulators in a fixed order, so results do not depend on the thread count. With N == 1 every
  * row is unit-stride and the elementwise loops vectorise. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* Lets GCC if-convert the selects of sup_vm_expf into vector blends (values unchanged; only FP
+ * exception flags, which nothing reads, may differ). */
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #include "kernels/softmax.h"
+#include "kernels/cpu/vmath.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -43,7 +50,7 @@ ROW_INLINE void softmax_row(float *y, const float *x, int64_t C, int64_t s, bool
 		m = 0;
 	/* y holds exp(x - m) first; the row sum is then taken over y. */
 	for (int64_t c = 0; c < C; c++)
-		y[c * s] = expf(x[c * s] - m);
+		y[c * s] = sup_vm_expf(x[c * s] - m);
 	const float sum = lane_dot(y, NULL, C, s);
 	if (take_log) {
 		const float lse = m + logf(sum);
@@ -77,7 +84,7 @@ ROW_INLINE void softmax_bwd_row(float *d, const float *yr, const float *gr, int6
 	if (take_log) {
 		const float gs = lane_dot(gr, NULL, C, s);
 		for (int64_t c = 0; c < C; c++)
-			d[c * s] += gr[c * s] - expf(yr[c * s]) * gs;
+			d[c * s] += gr[c * s] - sup_vm_expf(yr[c * s]) * gs;
 	} else {
 		const float dot = lane_dot(gr, yr, C, s);
 		for (int64_t c = 0; c < C; c++)

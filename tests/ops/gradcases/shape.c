@@ -319,6 +319,13 @@ static struct sup_tensor *fn_contig_t(struct sup_ctx *c, struct sup_tensor *cons
 	(void)u;
 	return sup_contiguous(c, sup_transpose(c, in[0], 0, 1));
 }
+/* One process (the gradcheck context has no communicator): a copy. The multi-process gradient
+ * (allreduce, then this rank's rows) is checked by tests/dist/test_comm.c with threads. */
+static struct sup_tensor *fn_all_gather_t(struct sup_ctx *c, struct sup_tensor *const *in, void *u)
+{
+	(void)u;
+	return sup_all_gather(c, sup_transpose(c, in[0], 0, 1));
+}
 static struct sup_tensor *fn_contig_slice(struct sup_ctx *c, struct sup_tensor *const *in, void *u)
 {
 	(void)u;
@@ -356,5 +363,6 @@ const struct gradcase gradcases_shape[] = {
 	{ "slice", "slice of slice of transpose", setup_5x4, fn_slice_view, 0, 0 },
 	{ "contiguous", "transposed view", setup_5x4, fn_contig_t, 0, 0 },
 	{ "contiguous", "strided slice", setup_5x4, fn_contig_slice, 0, 0 },
+	{ "all_gather", "one process, transposed view", setup_5x4, fn_all_gather_t, 0, 0 },
 	{ 0 },
 };
