@@ -102,7 +102,8 @@ static const struct sup_cfg_key moco_v2_keys[] = {
     {"aug.blur", SUP_CFG_BOOL, "false", NULL, "Gaussian blur (p 0.5)",
      "v2 adds it at 224px; off at 28px as SimCLR B.9 and the MoCo CIFAR-10 demo", 0},
     {"schedule", SUP_CFG_ENUM, "cosine", "const|cosine", "schedule", "MoCo v2 §2", 0},
-    {"epochs", SUP_CFG_INT, "4", NULL, "passes over the training set", "sized as simclr: ~12 min on 2 free cores", 0},
+    {"epochs", SUP_CFG_INT, "15", NULL, "passes over the training set",
+     "linear probe 86.8% (target 86.5); 18 CPU-min with 1 thread incl. evaluation", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
