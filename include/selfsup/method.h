@@ -102,6 +102,14 @@ struct sup_step_stats {
 	int n;
 	const char *names[SUP_MAX_STATS];
 	double values[SUP_MAX_STATS];
+	/* Data-parallel runs (docs/dist.md): at log steps the driver logs every value averaged over
+	 * the processes, which is the one-process value for a mean over this process's examples
+	 * (equal shards) and for a value every process shares. A value that is a mean over a number
+	 * of items that differs between processes (MLM's accuracy over its masked tokens) sets bit i
+	 * of weighted and weights[i] to that number; the driver then logs sum(w v) / sum(w) over
+	 * the processes (0 when the sum of w is 0). Ignored on one process. */
+	unsigned weighted;
+	double weights[SUP_MAX_STATS];
 	/* Early stopping (DGI): the method asks the driver to end training once this step's epoch
 	 * is done; the checkpoint then holds whatever parameters the method chose to keep. */
 	bool stop;

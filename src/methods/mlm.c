@@ -263,6 +263,8 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 	out->values[0] = mlm_loss;
 	out->names[1] = "mlm_acc";
 	out->values[1] = M ? (double)ok / (double)M : 0;
+	out->weighted = 1u << 1; /* data-parallel: the global accuracy weighs each process's by its M */
+	out->weights[1] = (double)M;
 	out->names[2] = m->task == MLM_TASK_SOP ? "sop_acc" : "nsp_acc";
 	out->values[2] = sacc;
 	return SUP_OK;
