@@ -140,6 +140,11 @@ struct sup_method {
 	 * modality) come back with a message. */
 	enum sup_status (*init)(void **state, const struct sup_config *cfg, const struct sup_data_info *data,
 				struct sup_rng *rng, char *err, size_t err_size);
+	/* Data-parallel methods (may be NULL): the options that depend on the number of processes
+	 * (K > 1), such as sub-batches that must split over them. The driver calls it before any file
+	 * is written, on every process, so that a bad invocation fails at once and leaves no run
+	 * folder. SUP_ERR_ARG with a message naming the option. */
+	enum sup_status (*check_processes)(const struct sup_config *cfg, int processes, char *err, size_t err_size);
 	/* The models to checkpoint, at most cap (<= SUP_MAX_PARTS); returns how many. */
 	int (*parts)(void *state, struct sup_ckpt_part *out, int cap);
 	/* One optimizer step on a batch. Uses c for the step's tensors (the driver resets it

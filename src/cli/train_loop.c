@@ -212,9 +212,10 @@ static int check_settings(struct run *r, char *err, size_t err_size)
 	return CLI_OK;
 }
 
-/* A group of K > 1 processes: the method must follow the data-parallel contract and the global
- * batch must split into K equal shards. batch_size is the global batch, so a config (and a
- * checkpoint) means the same run on any number of processes. */
+/* A group of K > 1 processes: the method must follow the data-parallel contract, the global
+ * batch must split into K equal shards, and the method's options must suit K (check_processes).
+ * batch_size is the global batch, so a config (and a checkpoint) means the same run on any
+ * number of processes. Runs before any file is written (run_prepare). */
 static int check_dist(struct run *r, char *err, size_t err_size)
 {
 	if (r->K <= 1)
@@ -231,6 +232,8 @@ static int check_dist(struct run *r, char *err, size_t err_size)
 			 (long long)r->batch, r->K);
 		return CLI_USAGE;
 	}
+	if (r->m->check_processes && r->m->check_processes(r->cfg, r->K, err, err_size) != SUP_OK)
+		return CLI_USAGE;
 	return CLI_OK;
 }
 

@@ -200,6 +200,20 @@ static enum sup_status moco_init(void **state, const struct sup_config *cfg, con
 	return SUP_OK;
 }
 
+/* On K processes each one encodes bn_splits / K of the shuffled key sub-batches (docs/dist.md). */
+static enum sup_status moco_check_processes(const struct sup_config *cfg, int processes, char *err, size_t err_size)
+{
+	const int64_t splits = sup_config_int(cfg, "bn_splits");
+	if (processes > 1 && splits % processes) {
+		snprintf(err, err_size,
+			 "moco: bn_splits %lld must be a multiple of the %d processes (each encodes bn_splits / %d of "
+			 "the shuffled sub-batches)",
+			 (long long)splits, processes, processes);
+		return SUP_ERR_ARG;
+	}
+	return SUP_OK;
+}
+
 static int moco_parts(void *state, struct sup_ckpt_part *out, int cap)
 {
 	struct moco *s = state;
@@ -406,7 +420,7 @@ static struct sup_tensor *moco_encode(void *state, struct sup_ctx *c, const stru
 		.modalities = SUP_MODALITY_IMAGE, .paper = PAPER, .default_data = "fashion-mnist", .fixture = false,   \
 		.data_parallel = true,                                                                                  \
 		.batch_kind = SUP_BATCH_IMAGES, .n_views = 2, .config = KEYS, .init = moco_init,                      \
-		.parts = moco_parts, .train_step = moco_step, .on_epoch_end = NULL, .encode = moco_encode,            \
+		.check_processes = moco_check_processes, .parts = moco_parts, .train_step = moco_step, .on_epoch_end = NULL, .encode = moco_encode,            \
 		.forward_features = moco_features,                                                                     \
 		.sample = NULL, .nll = NULL, .free = moco_free,                                                        \
 	}

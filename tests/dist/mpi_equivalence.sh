@@ -67,6 +67,19 @@ else
 	echo "fortunes not installed: MLM equivalence skipped" >&2
 fi
 
+# Options that depend on the number of processes are refused before rank 0 creates the run
+# folder: a bad invocation leaves nothing behind.
+if "$MPIEXEC" -np 2 "$SELFSUP" train mocov2 $moco bn_splits=1 out=badsplits >bad.txt 2>&1; then
+	fail "mocov2 bn_splits=1 ran on 2 processes"
+fi
+grep -q "bn_splits 1 must be a multiple of the 2 processes" bad.txt || { cat bad.txt >&2; fail "no reason given for bn_splits"; }
+[ ! -e badsplits ] || fail "the refused bn_splits run left its folder"
+if "$MPIEXEC" -np 2 "$SELFSUP" train simclr $img batch_size=7 out=badbatch >bad.txt 2>&1; then
+	fail "simclr batch_size=7 ran on 2 processes"
+fi
+grep -q "must be a multiple of the 2 processes" bad.txt || { cat bad.txt >&2; fail "no reason given for batch_size"; }
+[ ! -e badbatch ] || fail "the refused batch_size run left its folder"
+
 # A method without the data-parallel contract is refused on 2 processes, with the reason.
 if "$MPIEXEC" -np 2 "$SELFSUP" train ae data=img batch_size=8 steps=1 out=ae2 >ae.txt 2>&1; then
 	fail "ae ran on 2 processes"
