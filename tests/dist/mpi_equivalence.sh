@@ -38,14 +38,16 @@ for k in loss acc pos_sim neg_sim; do same_metric moco1 moco2 $k 1e-4 1e-6; done
 # Memory banks (InstDisc, PIRL, CMC): synchronised BN, the one-process NCE noise (drawn from the
 # context RNG, the same on every process), Z estimated from the global batch, bank updates from
 # the gathered rows in global order. The checkpoints hold the banks and Z, so `same` compares
-# them. CMC also with in-batch InfoNCE over gathered embeddings. Sensitivity as above: on these
-# images 4 of 18 (method, lr, seed) settings drifted beyond 1e-4 within 20 steps, and so does the
-# one-process run against itself with another thread count or through the synchronised-BN code
-# (docs/dist.md); the settings here are well conditioned (worst tensor <= 0.05 x tolerance).
-bank="data=img threads=1 seed=4 batch_size=8 epochs=3 steps=20 log_every=1 lr=0.01 embed_dim=16 nce.negatives=32"
-for m in instdisc pirl cmc; do
-	one $m $bank out=${m}1
-	two $m $bank out=${m}2 dist.check_every=5
+# them. CMC also with in-batch InfoNCE over gathered embeddings. Sensitivity as above, and it
+# depends on the build: on these images about 4 in 18 (method, lr, seed) settings drifted beyond
+# 1e-4 within 20 steps, as the one-process run does against itself with another thread count or
+# through the synchronised-BN code (docs/dist.md). Each method runs at a seed where the release
+# (gcc) and the sanitizer (clang) builds both agree within 0.02 x tolerance.
+bank="data=img threads=1 batch_size=8 epochs=3 steps=20 log_every=1 lr=0.003 embed_dim=16 nce.negatives=32"
+for ms in instdisc:4 pirl:4 cmc:3; do
+	m=${ms%:*}
+	one $m $bank seed=${ms#*:} out=${m}1
+	two $m $bank seed=${ms#*:} out=${m}2 dist.check_every=5
 	same_losses ${m}1 ${m}2 1e-4
 	same ${m}1 ${m}2
 done
