@@ -49,6 +49,13 @@ same() {
 		fail "$1 and $2 differ"
 }
 
+# same_except A B PREFIXES: as same, and tensors whose names start with one of the
+# comma-separated PREFIXES are only reported too.
+same_except() {
+	"$CKPT_COMPARE" "$WORK/$1/checkpoint.safetensors" "$WORK/$2/checkpoint.safetensors" 1e-4 1e-6 "optim.,$3" ||
+		fail "$1 and $2 differ"
+}
+
 # same_metric A B KEY RTOL [ATOL]: the logged per-step values of KEY (loss, or a method's named
 # stat) of two run folders agree: |a - b| <= ATOL + RTOL |a| at every step record (ATOL default 0).
 same_metric() {

@@ -3,7 +3,8 @@
 # state of one process on B after 20 steps (rtol 1e-4 normwise per tensor; ckpt_compare):
 # parameters, BN running statistics, the MoCo queue, memory banks (SimCLR: see the note below). For SimCLR
 # (synchronised BN, gathered negatives), MoCo v2 (shuffling BN over the group, gathered keys),
-# InstDisc, PIRL and CMC (memory banks) and MLM (global masks and dropout, global token count). Also: resume on another number of processes, and the
+# InstDisc, PIRL and CMC (memory banks) and MLM (global masks and dropout, global token count;
+# NSP/SOP pairs of the global batch). Also: resume on another number of processes, and the
 # dist.check_every replica check on every 5th step of each 2-process run.
 . "$(dirname "$0")/mpi_common.sh"
 make_images "$WORK/img"
@@ -59,12 +60,26 @@ two cmc $bank seed=5 contrast=infonce out=cmcinfo2 dist.check_every=5
 same cmcinfo1 cmcinfo2
 
 if "$SELFSUP" data info fortunes >/dev/null 2>&1; then
-	txt="data=fortunes threads=1 seed=3 batch_size=8 epochs=1 steps=20 layers=1 dim=32 heads=1 ffn=64 dropout=0.1"
+	txt="data=fortunes threads=1 seed=3 batch_size=8 epochs=1 steps=20 layers=1 dim=32 heads=1 ffn=64 dropout=0.1 log_every=1"
 	one mlm $txt out=mlm1
 	two mlm $txt out=mlm2 dist.check_every=5
 	same mlm1 mlm2
-	# (mlm_acc is still 0 after these 20 steps: not compared here.)
+	# (mlm_acc is still 0 after these 20 steps: compared in the SOP runs below.)
 	for k in loss mlm_loss; do same_metric mlm1 mlm2 $k 1e-4 1e-6; done
+	# NSP and SOP: every process pairs the rows of the gathered global batch (NSP takes its B
+	# segments from other rows) and keeps its own, so pairs, labels and masks are one process's.
+	one mlm $txt sentence_task=nsp out=nsp1
+	two mlm $txt sentence_task=nsp out=nsp2 dist.check_every=5
+	same nsp1 nsp2
+	for k in loss mlm_loss nsp_acc; do same_metric nsp1 nsp2 $k 1e-4 1e-6; done
+	# A faster-learning SOP run for mlm_acc, the processes' accuracies weighted by their masked-
+	# token counts (sentence pairs make the counts differ between the shards). Its attention key
+	# biases are only reported: their gradient is zero but for rounding (a constant shift of a
+	# query's scores), so at this lr AdamW's normalised steps follow the rounding noise.
+	one mlm $txt sentence_task=sop warmup_epochs=0 lr=0.003 out=sop1
+	two mlm $txt sentence_task=sop warmup_epochs=0 lr=0.003 out=sop2
+	same_except sop1 sop2 bert.blocks.0.attn.k_proj.bias
+	for k in loss mlm_loss mlm_acc sop_acc; do same_metric sop1 sop2 $k 1e-4 1e-6; done
 else
 	echo "fortunes not installed: MLM equivalence skipped" >&2
 fi
