@@ -43,6 +43,13 @@ const struct sup_comm *sup_dist_comm(const struct sup_dist *d);
 /* Seconds a collective may wait for the other processes before it fails with SUP_ERR_COMM
  * (<= 0: forever). Default 600. Every process should set the same value. */
 void sup_dist_set_timeout(struct sup_dist *d, double seconds);
+/* Waits until every process has called it, for at most timeout seconds (<= 0: without a
+ * deadline; the dist.timeout of sup_dist_set_timeout does not apply). For waits whose length is
+ * legitimately unbounded, such as the other processes waiting while rank 0 evaluates a seed of
+ * `seeds=N eval=...` alone: a process that dies still ends the job (the launcher), one that fails
+ * ends it with sup_dist_abort. SUP_ERR_COMM with a message when the collective fails or times
+ * out; SUP_OK at once in a group of one. */
+enum sup_status sup_dist_barrier(struct sup_dist *d, double timeout);
 /* The message of the last failed collective ("" when none). */
 const char *sup_dist_error(const struct sup_dist *d);
 /* Ends every process of the job with exit status code (MPI_Abort); in a group of one, returns

@@ -85,6 +85,16 @@ struct sup_tensor *sup_memory_bank_rows(struct sup_ctx *c, struct sup_model *m, 
  * context's status (SUP_ERR_SHAPE / SUP_ERR_ARG recorded there for bad input). */
 enum sup_status sup_memory_bank_update(struct sup_ctx *c, struct sup_model *m, const struct sup_memory_bank *b,
 				       const struct sup_tensor *f, const struct sup_tensor *index);
+/* sup_memory_bank_update for the global batch of a data-parallel group (c->comm; docs/dist.md):
+ * f [n, dim] and index [n] are this process's rows of the global batch (equal shards, rank r
+ * holding rows [r n, (r + 1) n)). Every process's rows are gathered in rank order, i.e. in the
+ * global batch's order, and every process applies all K n updates, so every process's bank is
+ * the bank one process holds after updating with the whole batch. One process: exactly
+ * sup_memory_bank_update. SUP_ERR_COMM when a collective fails, SUP_ERR_SHAPE when the shards
+ * differ in size. */
+enum sup_status sup_memory_bank_update_gathered(struct sup_ctx *c, struct sup_model *m,
+						const struct sup_memory_bank *b, const struct sup_tensor *f,
+						const struct sup_tensor *index);
 /* k indices uniform in [0, n) (the noise distribution P_n = 1/n of Wu et al. §3.2) drawn from rng,
  * as a new arena tensor i64 [k]. */
 struct sup_tensor *sup_memory_bank_sample(struct sup_ctx *c, struct sup_rng *rng, int64_t n, int64_t k);
@@ -114,7 +124,10 @@ struct sup_nce {
 	int64_t negatives;
 };
 int sup_nce_declare(struct sup_nce *l, struct sup_model *m, const char *prefix, double tau, int64_t negatives);
-/* Estimates Z when still 0 (from q and neg), then returns sup_nce_loss with it. */
+/* Estimates Z when still 0 (from q and neg), then returns sup_nce_loss with it. With a group in
+ * c->comm (data-parallel; q is this process's shard of the batch, neg the same on every
+ * process), the estimate's sum and row count are added over the processes first, so Z is the
+ * one-process estimate from the whole batch and equal on every process. */
 struct sup_tensor *sup_nce_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_nce *l,
 				   struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data);
 /* The current Z (0 before the first forward). */

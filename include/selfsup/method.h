@@ -102,6 +102,14 @@ struct sup_step_stats {
 	int n;
 	const char *names[SUP_MAX_STATS];
 	double values[SUP_MAX_STATS];
+	/* Data-parallel runs (docs/dist.md): at log steps the driver logs every value averaged over
+	 * the processes, which is the one-process value for a mean over this process's examples
+	 * (equal shards) and for a value every process shares. A value that is a mean over a number
+	 * of items that differs between processes (MLM's accuracy over its masked tokens) sets bit i
+	 * of weighted and weights[i] to that number; the driver then logs sum(w v) / sum(w) over
+	 * the processes (0 when the sum of w is 0). Ignored on one process. */
+	unsigned weighted;
+	double weights[SUP_MAX_STATS];
 	/* Early stopping (DGI): the method asks the driver to end training once this step's epoch
 	 * is done; the checkpoint then holds whatever parameters the method chose to keep. */
 	bool stop;
@@ -132,6 +140,11 @@ struct sup_method {
 	 * modality) come back with a message. */
 	enum sup_status (*init)(void **state, const struct sup_config *cfg, const struct sup_data_info *data,
 				struct sup_rng *rng, char *err, size_t err_size);
+	/* Data-parallel methods (may be NULL): the options that depend on the number of processes
+	 * (K > 1), such as sub-batches that must split over them. The driver calls it before any file
+	 * is written, on every process, so that a bad invocation fails at once and leaves no run
+	 * folder. SUP_ERR_ARG with a message naming the option. */
+	enum sup_status (*check_processes)(const struct sup_config *cfg, int processes, char *err, size_t err_size);
 	/* The models to checkpoint, at most cap (<= SUP_MAX_PARTS); returns how many. */
 	int (*parts)(void *state, struct sup_ckpt_part *out, int cap);
 	/* One optimizer step on a batch. Uses c for the step's tensors (the driver resets it

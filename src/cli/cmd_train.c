@@ -6,10 +6,12 @@
 #include "cli/cli.h"
 #include "selfsup/dist.h"
 
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void print_method_keys(const struct sup_method *m)
 {
@@ -175,6 +177,21 @@ static int log_eval(const struct cli_train_result *r, char *err, size_t es)
 	return sup_runlog_close(lg, err, es) == SUP_OK ? CLI_OK : CLI_FAIL;
 }
 
+/* Fault injection for tests/dist/mpi_faults.sh: SELFSUP_TEST_FAULT=slow:RANK:SECONDS makes that
+ * process sleep before its evaluation (eval=), as a long evaluation would. */
+static void fault_slow_eval(int rank)
+{
+	const char *f = getenv("SELFSUP_TEST_FAULT");
+	int r;
+	double secs;
+	if (!f || sscanf(f, "slow:%d:%lf", &r, &secs) != 2 || r != rank || !(secs > 0))
+		return;
+	fprintf(stderr, "selfsup train: SELFSUP_TEST_FAULT: process %d evaluates %g s slower\n", rank, secs);
+	struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 /* Checks the run-wide keys and resolves resume. */
 static int resolve(struct train_args *a, struct sup_config **cfg, struct sup_safetensors **st,
 		   struct sup_ckpt_meta *meta, char *err, size_t es)
@@ -290,12 +307,23 @@ int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 		code = cli_train_run(a.m, cfg, st, st ? &meta : NULL, comm, &res[k], err, sizeof err);
 		/* Evaluation and the summary are rank 0's (the only one with a run folder). */
 		if (code == CLI_OK && rank == 0 && *sup_config_str(cfg, "eval"))
+			fault_slow_eval(rank);
+		if (code == CLI_OK && rank == 0 && *sup_config_str(cfg, "eval"))
 			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, a.eval_opts,
 					    a.n_eval_opts, &res[k].metrics, err, sizeof err);
 		if (code == CLI_OK && rank == 0 && res[k].metrics.n > 0)
 			code = log_eval(&res[k], err, sizeof err);
 		if (code == CLI_OK && rank == 0)
 			write_summary_file(a.m, cfg, seed0 + k, &res[k]);
+		/* Before the next seed, the other processes wait for rank 0's evaluation and files. The
+		 * wait has no deadline: an evaluation may take longer than dist.timeout, which would
+		 * otherwise end the job from the next seed's first collective. If rank 0 fails, main
+		 * aborts the job, and a process that dies ends it through the launcher. */
+		if (code == CLI_OK && k + 1 < seeds && sup_comm_size(comm) > 1 && sup_dist_barrier(dist, 0) != SUP_OK) {
+			snprintf(err, sizeof err, "seed %lld: waiting for the other processes failed: %s",
+				 (long long)(seed0 + k), sup_dist_error(dist));
+			code = CLI_FAIL;
+		}
 	}
 	if (code == CLI_OK && rank != 0) {
 		/* stdout is rank 0's too. */

@@ -212,9 +212,10 @@ static int check_settings(struct run *r, char *err, size_t err_size)
 	return CLI_OK;
 }
 
-/* A group of K > 1 processes: the method must follow the data-parallel contract and the global
- * batch must split into K equal shards. batch_size is the global batch, so a config (and a
- * checkpoint) means the same run on any number of processes. */
+/* A group of K > 1 processes: the method must follow the data-parallel contract, the global
+ * batch must split into K equal shards, and the method's options must suit K (check_processes).
+ * batch_size is the global batch, so a config (and a checkpoint) means the same run on any
+ * number of processes. Runs before any file is written (run_prepare). */
 static int check_dist(struct run *r, char *err, size_t err_size)
 {
 	if (r->K <= 1)
@@ -231,6 +232,8 @@ static int check_dist(struct run *r, char *err, size_t err_size)
 			 (long long)r->batch, r->K);
 		return CLI_USAGE;
 	}
+	if (r->m->check_processes && r->m->check_processes(r->cfg, r->K, err, err_size) != SUP_OK)
+		return CLI_USAGE;
 	return CLI_OK;
 }
 
@@ -400,6 +403,30 @@ static void fault_maybe(const struct run *r)
 		;
 }
 
+/* Data-parallel: the logged loss is the global batch's (the mean of the equal shards' losses);
+ * early stopping is agreed so that every process leaves the loop at the same step; at log steps
+ * (every process knows them) the named stats ride along in the same allreduce and become their
+ * means over the processes, weighted where the method says so (struct sup_step_stats), so the
+ * logged numbers are those of one process on the global batch. */
+static enum sup_status reduce_stats(const struct run *r, struct sup_step_stats *st, bool log_step)
+{
+	double v[2 + 2 * SUP_MAX_STATS] = {st->loss, st->stop ? 1 : 0};
+	const int n = log_step ? (st->n < SUP_MAX_STATS ? st->n : SUP_MAX_STATS) : 0;
+	for (int i = 0; i < n; i++) {
+		const double w = st->weighted >> i & 1u ? st->weights[i] : 1.0;
+		v[2 + 2 * i] = w * st->values[i];
+		v[3 + 2 * i] = w;
+	}
+	enum sup_status s = sup_comm_allreduce_f64(r->comm, v, 2 + 2 * n);
+	if (s != SUP_OK)
+		return s;
+	st->loss = v[0] / r->K;
+	st->stop = v[1] > 0;
+	for (int i = 0; i < n; i++)
+		st->values[i] = v[3 + 2 * i] > 0 ? v[2 + 2 * i] / v[3 + 2 * i] : 0;
+	return SUP_OK;
+}
+
 /* One optimizer step at the current position; fills the stats. */
 static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, double t0, char *err, size_t err_size)
 {
@@ -420,16 +447,9 @@ static int run_step(struct run *r, const int64_t *perm, struct sup_runlog *lg, d
 		return CLI_FAIL;
 	}
 	sup_ctx_reset(&r->c);
-	if (r->K > 1) {
-		/* The logged loss is the global batch's (the mean of the equal shards' losses); early
-		 * stopping is agreed so that every process leaves the loop at the same step. */
-		double v[2] = {st.loss, st.stop ? 1 : 0};
-		if (sup_comm_allreduce_f64(r->comm, v, 2) != SUP_OK) {
-			snprintf(err, err_size, "step %lld: the loss allreduce failed", (long long)r->step);
-			return CLI_FAIL;
-		}
-		st.loss = v[0] / r->K;
-		st.stop = v[1] > 0;
+	if (r->K > 1 && reduce_stats(r, &st, (r->step + 1) % r->log_every == 0) != SUP_OK) {
+		snprintf(err, err_size, "step %lld: the loss allreduce failed", (long long)r->step);
+		return CLI_FAIL;
 	}
 	if (!isfinite(st.loss)) {
 		snprintf(err, err_size, "the loss is %g at step %lld (epoch %lld); try a lower lr", st.loss,

@@ -50,7 +50,7 @@ static enum sup_status mpi_fail(struct sup_dist *d, const char *what, int rc)
 
 /* Completes req, or fails once the deadline passes (the request is then abandoned: the group is
  * unusable and the job is about to be aborted). */
-static enum sup_status wait_req(struct sup_dist *d, MPI_Request *req, const char *what)
+static enum sup_status wait_req_for(struct sup_dist *d, MPI_Request *req, const char *what, double timeout)
 {
 	const double t0 = now_s();
 	for (long spin = 0;; spin++) {
@@ -62,17 +62,22 @@ static enum sup_status wait_req(struct sup_dist *d, MPI_Request *req, const char
 			return SUP_OK;
 		if (spin < 200)
 			continue;
-		if (d->timeout > 0 && now_s() - t0 > d->timeout) {
+		if (timeout > 0 && now_s() - t0 > timeout) {
 			snprintf(d->err, sizeof d->err,
 				 "rank %d: %s: no answer from the other %d processes after %.0f s (a process died or "
 				 "hangs; dist.timeout sets the limit)",
-				 d->comm.rank, what, d->comm.size - 1, d->timeout);
+				 d->comm.rank, what, d->comm.size - 1, timeout);
 			return SUP_ERR_COMM;
 		}
 		/* 20 us .. 200 us: short against a training step, long enough to yield the core. */
 		struct timespec ts = {0, spin < 2000 ? 20000 : 200000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+static enum sup_status wait_req(struct sup_dist *d, MPI_Request *req, const char *what)
+{
+	return wait_req_for(d, req, what, d->timeout);
 }
 
 static enum sup_status allreduce(struct sup_dist *d, void *buf, int64_t n, MPI_Datatype t, const char *what)
@@ -197,6 +202,17 @@ const struct sup_comm *sup_dist_comm(const struct sup_dist *d)
 void sup_dist_set_timeout(struct sup_dist *d, double seconds)
 {
 	d->timeout = seconds;
+}
+
+enum sup_status sup_dist_barrier(struct sup_dist *d, double timeout)
+{
+	if (!d->initialised || d->comm.size <= 1)
+		return SUP_OK;
+	MPI_Request req;
+	int rc = MPI_Ibarrier(d->world, &req);
+	if (rc != MPI_SUCCESS)
+		return mpi_fail(d, "barrier", rc);
+	return wait_req_for(d, &req, "barrier", timeout);
 }
 
 const char *sup_dist_error(const struct sup_dist *d)

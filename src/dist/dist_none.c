@@ -47,6 +47,13 @@ void sup_dist_set_timeout(struct sup_dist *d, double seconds)
 	(void)seconds;
 }
 
+enum sup_status sup_dist_barrier(struct sup_dist *d, double timeout)
+{
+	(void)d;
+	(void)timeout;
+	return SUP_OK;
+}
+
 const char *sup_dist_error(const struct sup_dist *d)
 {
 	(void)d;

@@ -85,6 +85,44 @@ enum sup_status sup_memory_bank_update(struct sup_ctx *c, struct sup_model *m, c
 	return SUP_OK;
 }
 
+enum sup_status sup_memory_bank_update_gathered(struct sup_ctx *c, struct sup_model *m,
+						const struct sup_memory_bank *b, const struct sup_tensor *f,
+						const struct sup_tensor *index)
+{
+	const int K = sup_comm_size(c->comm);
+	if (K <= 1 || !f || !index || sup_ctx_status(c) != SUP_OK)
+		return sup_memory_bank_update(c, m, b, f, index);
+	if (index->ndim != 1 || f->ndim != 2 || f->shape[0] != index->shape[0] || f->shape[1] != b->dim)
+		return sup_ctx_fail(c, SUP_ERR_SHAPE, "memory_bank_update_gathered: f must be [B, %lld] and index [B]",
+				    (long long)b->dim);
+	const int64_t n = index->shape[0], D = b->dim;
+	int64_t *counts = sup_ctx_alloc(c, sizeof(int64_t) * (size_t)K);
+	double *fl = sup_ctx_alloc(c, sizeof(double) * (size_t)(n * D + 1));
+	int64_t *il = sup_ctx_alloc(c, sizeof(int64_t) * (size_t)(n + 1));
+	struct sup_tensor *fg = sup_tensor_new(c, SUP_F64, 2, (const int64_t[]){K * n, D});
+	struct sup_tensor *ig = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){K * n});
+	if (!counts || !fl || !il || !fg || !ig)
+		return sup_ctx_status(c);
+	/* The shard sizes first, so that unequal shards fail on every process instead of a receive
+	 * of the wrong length. */
+	if (sup_comm_allgather(c->comm, &n, counts, sizeof n) != SUP_OK)
+		return sup_ctx_fail(c, SUP_ERR_COMM, "memory_bank_update_gathered: the collective failed");
+	for (int k = 0; k < K; k++)
+		if (counts[k] != n)
+			return sup_ctx_fail(c, SUP_ERR_SHAPE, "memory_bank_update_gathered: process %d has %lld rows, "
+					    "process %d has %lld", k, (long long)counts[k], sup_comm_rank(c->comm),
+					    (long long)n);
+	/* f's values in double (what sup_memory_bank_update reads of any float dtype), index as i64. */
+	for (int64_t i = 0; i < n * D; i++)
+		fl[i] = sup_tensor_get(f, i);
+	for (int64_t i = 0; i < n; i++)
+		il[i] = (int64_t)sup_tensor_get(index, i);
+	if (sup_comm_allgather(c->comm, fl, fg->data, sizeof(double) * (size_t)(n * D)) != SUP_OK ||
+	    sup_comm_allgather(c->comm, il, ig->data, sizeof(int64_t) * (size_t)n) != SUP_OK)
+		return sup_ctx_fail(c, SUP_ERR_COMM, "memory_bank_update_gathered: the collective failed");
+	return sup_memory_bank_update(c, m, b, fg, ig);
+}
+
 struct sup_tensor *sup_memory_bank_sample(struct sup_ctx *c, struct sup_rng *rng, int64_t n, int64_t k)
 {
 	if (n < 1 || k < 1) {
@@ -123,7 +161,8 @@ struct sup_tensor *sup_nce_loss(struct sup_ctx *c, struct sup_tensor *q, struct 
 	return sup_mul_scalar(c, tot, 1.0 / (double)B);
 }
 
-double sup_nce_estimate_z(const struct sup_tensor *q, const struct sup_tensor *neg, double tau, int64_t n_data)
+/* sum_b sum_j exp(neg_j . q_b / tau), in double. */
+static double nce_exp_sum(const struct sup_tensor *q, const struct sup_tensor *neg, double tau)
 {
 	int64_t B = q->shape[0], M = neg->shape[0], D = q->shape[1];
 	double acc = 0;
@@ -143,7 +182,12 @@ double sup_nce_estimate_z(const struct sup_tensor *q, const struct sup_tensor *n
 			acc += exp(s / tau);
 		}
 	}
-	return (double)n_data * acc / ((double)B * (double)M);
+	return acc;
+}
+
+double sup_nce_estimate_z(const struct sup_tensor *q, const struct sup_tensor *neg, double tau, int64_t n_data)
+{
+	return (double)n_data * nce_exp_sum(q, neg, tau) / ((double)q->shape[0] * (double)neg->shape[0]);
 }
 
 int sup_nce_declare(struct sup_nce *l, struct sup_model *m, const char *prefix, double tau, int64_t negatives)
@@ -173,7 +217,18 @@ struct sup_tensor *sup_nce_forward(struct sup_ctx *c, struct sup_model *m, const
 			sup_ctx_fail(c, SUP_ERR_SHAPE, "nce_forward: q must be [B, D] and neg [M, D]");
 			return NULL;
 		}
-		double est = sup_nce_estimate_z(q, neg, l->tau, n_data);
+		double est;
+		if (sup_comm_size(c->comm) > 1) {
+			/* The estimate over the global batch: its sum and its rows over every process. */
+			double sums[2] = {nce_exp_sum(q, neg, l->tau), (double)q->shape[0]};
+			if (sup_comm_allreduce_f64(c->comm, sums, 2) != SUP_OK) {
+				sup_ctx_fail(c, SUP_ERR_COMM, "nce_forward: the allreduce of the Z estimate failed");
+				return NULL;
+			}
+			est = (double)n_data * sums[0] / (sums[1] * (double)neg->shape[0]);
+		} else {
+			est = sup_nce_estimate_z(q, neg, l->tau, n_data);
+		}
 		if (!(est > 0) || !isfinite((float)est)) {
 			sup_ctx_fail(c, SUP_ERR_STATE, "nce_forward: the estimate of Z is %g", est);
 			return NULL;

@@ -20,7 +20,11 @@
  * On 3-channel data (CIFAR-10, ImageFolder) `views=auto` is the paper's L / ab split.
  *
  * Departures: W1 ConvNet per view instead of half-width AlexNet/ResNet (`encoder=`); noise
- * samples shared by the batch (see instdisc.c); cosine learning-rate schedule. */
+ * samples shared by the batch (see instdisc.c); cosine learning-rate schedule.
+ *
+ * Data-parallel (`mpirun -np K`): the run of one process on the global batch, up to rounding,
+ * with either contrast (memory_bank.h lists how for the banks; in-batch InfoNCE gathers the
+ * other view's embeddings; docs/dist.md). */
 #include "methods/memory_bank.h"
 
 #include <math.h>
@@ -36,6 +40,7 @@ struct cmc {
 	struct sup_memory_bank bank[2];
 	struct sup_nce nce[2]; /* nce[0]: anchor view 1 against bank 2; nce[1]: the reverse */
 	struct mb_views views;
+	struct sup_bn_sync bn_sync; /* over the step context's group (data-parallel runs) */
 	bool lab;
 	int contrast;
 	double tau;
@@ -187,17 +192,31 @@ static struct sup_tensor *cmc_nce_loss(struct cmc *t, struct sup_ctx *c, struct 
 	return sup_add(c, l[0], l[1]);
 }
 
-/* In-batch InfoNCE both ways: logits z1 z2^T / tau, the matching image on the diagonal. */
+/* In-batch InfoNCE both ways: logits z1 z2^T / tau, the matching image on the diagonal.
+ * Data-parallel: this process's B rows are rows [r B, (r + 1) B) of the global batch; its
+ * anchors of each view meet the gathered embeddings of the other view (sup_all_gather: rank
+ * order, and the gradient of every process's loss reaches the local rows), the positive of local
+ * row i at global column r B + i. The mean of the processes' losses is the one-process loss, and
+ * the averaged gradient its gradient (as SimCLR's gathered NT-Xent). */
 static struct sup_tensor *cmc_infonce_loss(struct cmc *t, struct sup_ctx *c, struct sup_tensor *z[2])
 {
 	if (!z[0] || !z[1])
 		return NULL;
-	int64_t B = z[0]->shape[0];
+	int64_t B = z[0]->shape[0], row0 = (int64_t)sup_comm_rank(c->comm) * B;
 	struct sup_tensor *target = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){B});
 	if (!target)
 		return NULL;
 	for (int64_t i = 0; i < B; i++)
-		((int64_t *)target->data)[i] = i;
+		((int64_t *)target->data)[i] = row0 + i;
+	if (sup_comm_size(c->comm) > 1) {
+		struct sup_tensor *l[2];
+		for (int k = 0; k < 2; k++) {
+			struct sup_tensor *others = sup_all_gather(c, z[1 - k]);
+			l[k] = sup_cross_entropy(c, sup_mul_scalar(c, sup_matmul(c, z[k], others, false, true), 1.0 / t->tau),
+						 target, -100, 0, SUP_REDUCE_MEAN);
+		}
+		return sup_add(c, l[0], l[1]);
+	}
 	struct sup_tensor *logits = sup_mul_scalar(c, sup_matmul(c, z[0], z[1], false, true), 1.0 / t->tau);
 	return sup_add(c, sup_cross_entropy(c, logits, target, -100, 0, SUP_REDUCE_MEAN),
 		       sup_cross_entropy(c, sup_transpose(c, logits, 0, 1), target, -100, 0, SUP_REDUCE_MEAN));
@@ -211,15 +230,15 @@ static enum sup_status cmc_step(void *state, struct sup_ctx *c, const struct sup
 	struct sup_tensor *v[2], *z[2];
 	cmc_inputs(t, c, b->views[0], idx, si->epoch, true, &v[0], &v[1]);
 	sup_model_set_training(&t->model, true);
+	/* Data-parallel (memory_bank.h, docs/dist.md): BN over the global batch, the one-process
+	 * noise, Z and the bank updates from the global batch; in-batch negatives gathered. */
+	mb_sync_bn(c, &t->model, &t->bn_sync, true);
 	for (int k = 0; k < 2; k++)
 		z[k] = mb_embed(c, &t->model, &t->fc[k], sup_image_encoder_forward(c, &t->model, &t->enc[k], v[k]));
+	mb_sync_bn(c, &t->model, &t->bn_sync, false);
 	struct sup_tensor *loss = t->contrast == CMC_NCE ? cmc_nce_loss(t, c, z, idx) : cmc_infonce_loss(t, c, z);
-	if (!loss)
+	if (mb_update(c, &t->model, &t->optim, loss, si->lr) != SUP_OK)
 		return sup_ctx_status(c);
-	sup_model_zero_grad(&t->model);
-	if (sup_backward(c, loss) != SUP_OK)
-		return sup_ctx_status(c);
-	sup_optim_step(&t->optim, si->lr);
 	out->loss = sup_tensor_get(loss, 0);
 	out->n = 1;
 	out->names[0] = "view_sim"; /* mean cosine of the two views' embeddings of an image */
@@ -228,7 +247,7 @@ static enum sup_status cmc_step(void *state, struct sup_ctx *c, const struct sup
 	if (t->contrast != CMC_NCE)
 		return sup_ctx_status(c);
 	for (int k = 0; k < 2; k++)
-		if (sup_memory_bank_update(c, &t->model, &t->bank[k], z[k], idx) != SUP_OK)
+		if (sup_memory_bank_update_gathered(c, &t->model, &t->bank[k], z[k], idx) != SUP_OK)
 			return sup_ctx_status(c);
 	return SUP_OK;
 }
@@ -262,6 +281,7 @@ const struct sup_method sup_method_cmc = {
     .paper = "Tian, Krishnan, Isola 2019, Contrastive Multiview Coding",
     .default_data = "fashion-mnist",
     .batch_kind = SUP_BATCH_IMAGES,
+    .data_parallel = true,
     .n_views = 1,
     .config = cmc_keys,
     .init = cmc_init,

@@ -14,7 +14,10 @@
  * selects ResNet-18/34/50); the m noise samples are shared by the rows of a batch (one GEMM
  * instead of B gathers of m rows; each row still sees m draws of P_n); the learning rate follows
  * the driver's cosine schedule instead of the paper's step decay (x0.1 at epochs 120 and 160 of 200).
- * Views are made here (memory_bank.h) with the augmentation of the authors' code. */
+ * Views are made here (memory_bank.h) with the augmentation of the authors' code.
+ *
+ * Data-parallel (`mpirun -np K`): the run of one process on the global batch, up to rounding
+ * (memory_bank.h lists how; docs/dist.md). */
 #include "methods/memory_bank.h"
 
 #include <math.h>
@@ -28,6 +31,7 @@ struct instdisc {
 	struct sup_memory_bank bank;
 	struct sup_nce nce;
 	struct mb_views views;
+	struct sup_bn_sync bn_sync; /* over the step context's group (data-parallel runs) */
 	double prox;
 	int64_t n;
 	bool represent_embedding;
@@ -134,7 +138,11 @@ static enum sup_status instdisc_step(void *state, struct sup_ctx *c, const struc
 	const struct sup_tensor *idx = mb_index(c, b);
 	struct sup_tensor *x = mb_views_make(c, &t->views, b->views[0], idx, si->epoch, 0);
 	sup_model_set_training(&t->model, true);
+	/* Data-parallel (memory_bank.h, docs/dist.md): BN over the global batch, the one-process
+	 * noise (c->rng is the same everywhere), Z and the bank update from the global batch. */
+	mb_sync_bn(c, &t->model, &t->bn_sync, true);
 	struct sup_tensor *v = mb_embed(c, &t->model, &t->fc, sup_image_encoder_forward(c, &t->model, &t->enc, x));
+	mb_sync_bn(c, &t->model, &t->bn_sync, false);
 	/* v_i^(t-1) of the batch and m noise samples, read before this step's bank update. */
 	struct sup_tensor *pos = sup_memory_bank_rows(c, &t->model, &t->bank, idx);
 	struct sup_tensor *noise = sup_memory_bank_sample(c, &c->rng, t->n, t->nce.negatives);
@@ -143,12 +151,8 @@ static enum sup_status instdisc_step(void *state, struct sup_ctx *c, const struc
 	struct sup_tensor *loss = nce;
 	if (t->prox > 0 && v) /* eq. 10: lambda ||v_i^(t) - v_i^(t-1)||^2, per example */
 		loss = sup_add(c, nce, sup_mul_scalar(c, sup_mse(c, v, pos, SUP_REDUCE_SUM), t->prox / (double)v->shape[0]));
-	if (!loss)
+	if (mb_update(c, &t->model, &t->optim, loss, si->lr) != SUP_OK)
 		return sup_ctx_status(c);
-	sup_model_zero_grad(&t->model);
-	if (sup_backward(c, loss) != SUP_OK)
-		return sup_ctx_status(c);
-	sup_optim_step(&t->optim, si->lr);
 	out->loss = sup_tensor_get(loss, 0);
 	out->n = 3;
 	out->names[0] = "nce";
@@ -157,7 +161,7 @@ static enum sup_status instdisc_step(void *state, struct sup_ctx *c, const struc
 	out->values[1] = mb_mean(sup_sum(c, sup_mul(c, sup_detach(c, v), pos), (const int[]){1}, 1, false));
 	out->names[2] = "z";
 	out->values[2] = sup_nce_z(&t->model, &t->nce);
-	return sup_memory_bank_update(c, &t->model, &t->bank, v, idx);
+	return sup_memory_bank_update_gathered(c, &t->model, &t->bank, v, idx);
 }
 
 /* The backbone features (or the embedding) of the evaluation view; the memory bank only serves
@@ -184,6 +188,7 @@ const struct sup_method sup_method_instdisc = {
     .paper = "Wu, Xiong, Yu, Lin 2018, Unsupervised Feature Learning via Non-Parametric Instance Discrimination",
     .default_data = "fashion-mnist",
     .batch_kind = SUP_BATCH_IMAGES,
+    .data_parallel = true,
     .n_views = 1,
     .config = instdisc_keys,
     .init = instdisc_init,

@@ -158,6 +158,27 @@ double mb_mean(const struct sup_tensor *t)
 	return n ? s / (double)n : NAN;
 }
 
+void mb_sync_bn(struct sup_ctx *c, struct sup_model *m, struct sup_bn_sync *sync, bool on)
+{
+	*sync = sup_bn_sync_of_comm(c->comm);
+	m->bn_sync = on && sup_comm_size(c->comm) > 1 ? sync : NULL;
+}
+
+enum sup_status mb_update(struct sup_ctx *c, struct sup_model *m, struct sup_optim *o, struct sup_tensor *loss,
+			  double lr)
+{
+	if (!loss)
+		return sup_ctx_status(c);
+	sup_model_zero_grad(m);
+	if (sup_backward(c, loss) != SUP_OK)
+		return sup_ctx_status(c);
+	if (sup_model_allreduce_grads(m, c->comm, 0) != SUP_OK)
+		return sup_ctx_fail(c, SUP_ERR_COMM, "the gradient allreduce over %d processes failed",
+				    sup_comm_size(c->comm));
+	sup_optim_step(o, lr);
+	return SUP_OK;
+}
+
 enum sup_status mb_model_status(const struct sup_model *m, const char *method, char *err, size_t err_size)
 {
 	if (m->err != SUP_OK)

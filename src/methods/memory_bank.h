@@ -62,6 +62,21 @@ struct sup_tensor *mb_embed(struct sup_ctx *c, struct sup_model *m, const struct
 const struct sup_tensor *mb_index(struct sup_ctx *c, const struct sup_method_batch *b);
 /* Mean of a [B] or [B, D] tensor's values (stats). */
 double mb_mean(const struct sup_tensor *t);
+/* Data-parallel steps (docs/dist.md, "Memory banks"). The three methods are made equivalent to
+ * one process on the global batch as follows: batch norm is synchronised over c->comm while the
+ * step's encoders run (mb_sync_bn(.., true) before, false after: evaluation runs alone); the
+ * NCE noise indices are drawn from c->rng, which is identical on every process, so every process
+ * draws the one-process noise of the step; the NCE loss of a row only involves that row, its
+ * bank entry and the shared noise rows, so the mean over the local rows, averaged over the
+ * processes, is the global mean; Z is estimated from the global batch (sup_nce_forward); the
+ * bank is updated with the gathered rows in global order (sup_memory_bank_update_gathered), so
+ * it stays identical everywhere. sync is the method's storage for the hook (it must outlive the
+ * step's backward). */
+void mb_sync_bn(struct sup_ctx *c, struct sup_model *m, struct sup_bn_sync *sync, bool on);
+/* zero-grad, backward of loss, the gradient average over c->comm, the optimizer step at lr.
+ * Returns the context's status. */
+enum sup_status mb_update(struct sup_ctx *c, struct sup_model *m, struct sup_optim *o, struct sup_tensor *loss,
+			  double lr);
 /* Fails init with a message when the model has a sticky error or a step does not build. */
 enum sup_status mb_model_status(const struct sup_model *m, const char *method, char *err, size_t err_size);
 

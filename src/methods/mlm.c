@@ -18,7 +18,10 @@
  * Segments: each training row (a 128-byte window of the packed corpus) is cut into two halves,
  * its consecutive "segments"; data.h's sup_nsp_pairs/sup_pair_encode build the pairs. The encoder
  * has no segment (token-type) embedding: [SEP] marks the boundary.
- * encode (probes): mean of the final hidden states over the non-padding positions. */
+ * encode (probes): mean of the final hidden states over the non-padding positions.
+ *
+ * Data-parallel (`mpirun -np K`, docs/dist.md): masks per global row, the loss over the global
+ * batch's masked tokens, sentence pairs built from the gathered global batch. */
 #include "methods/textm.h"
 
 #include "selfsup/autograd.h"
@@ -162,6 +165,33 @@ static enum sup_status mlm_make_pairs(struct mlm *m, struct sup_ctx *c, int32_t 
 	return SUP_OK;
 }
 
+/* mlm_make_pairs on the global batch of a data-parallel group (docs/dist.md). NSP takes its
+ * random B segments from other rows of the batch, so a process cannot pair its rows alone: every
+ * process gathers the rows of the whole batch (rank order = global order), builds the pairs of
+ * all of them exactly as one process does (same seed and step: the context RNG is the same
+ * everywhere) and keeps its own rows [r B, (r + 1) B) and their labels. SOP pairs within a row
+ * but goes through the same path. One process: mlm_make_pairs. */
+static enum sup_status mlm_make_pairs_global(struct mlm *m, struct sup_ctx *c, int32_t *ids, int64_t B, int64_t T,
+					     uint64_t seed, uint64_t step, int64_t *labels)
+{
+	const int K = sup_comm_size(c->comm);
+	if (K <= 1)
+		return mlm_make_pairs(m, c, ids, B, T, seed, step, labels);
+	const int64_t Bg = B * K, row0 = (int64_t)sup_comm_rank(c->comm) * B;
+	int32_t *all = sup_ctx_alloc(c, sizeof(int32_t) * (size_t)(Bg * T));
+	int64_t *all_labels = sup_ctx_alloc(c, sizeof(int64_t) * (size_t)Bg);
+	if (!all || !all_labels)
+		return sup_ctx_status(c);
+	/* Equal shards (the driver's contract), so a plain allgather. */
+	if (sup_comm_allgather(c->comm, ids, all, sizeof(int32_t) * (size_t)(B * T)) != SUP_OK)
+		return sup_ctx_fail(c, SUP_ERR_COMM, "mlm: the allgather of the batch's rows failed");
+	if (mlm_make_pairs(m, c, all, Bg, T, seed, step, all_labels) != SUP_OK)
+		return sup_ctx_status(c);
+	memcpy(ids, all + row0 * T, sizeof(int32_t) * (size_t)(B * T));
+	memcpy(labels, all_labels + row0, sizeof(int64_t) * (size_t)B);
+	return SUP_OK;
+}
+
 /* Loss of the sentence task from the [CLS] state h[:, 0]. */
 static struct sup_tensor *mlm_sentence_loss(struct mlm *m, struct sup_ctx *c, struct sup_tensor *h,
 					    struct sup_tensor *y, double *acc)
@@ -196,17 +226,14 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 	/* Data-parallel (docs/dist.md): this process holds rows [row0, row0 + B) of the global batch. */
 	const int K = sup_comm_size(c->comm);
 	const int64_t row0 = (int64_t)sup_comm_rank(c->comm) * B;
-	if (K > 1 && m->task != MLM_TASK_NONE)
-		return sup_ctx_fail(c, SUP_ERR_ARG,
-				    "mlm: sentence_task=%s pairs rows across the batch; it runs on one process only",
-				    m->task == MLM_TASK_SOP ? "sop" : "nsp");
 	int32_t *ids = textm_ids_i32(c, b->views[0]), *lab = sup_ctx_alloc(c, sizeof(int32_t) * (size_t)(B * T));
 	struct sup_tensor *sy = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){B});
 	if (!ids || !lab || !sy)
 		return sup_ctx_status(c);
 	/* Per-step draws from the context RNG (saved with checkpoints: resume draws the same). */
 	uint64_t seed = ((uint64_t)sup_rng_u32(&c->rng) << 32) | sup_rng_u32(&c->rng);
-	if (m->task != MLM_TASK_NONE && mlm_make_pairs(m, c, ids, B, T, seed, (uint64_t)si->step, sy->data) != SUP_OK)
+	if (m->task != MLM_TASK_NONE &&
+	    mlm_make_pairs_global(m, c, ids, B, T, seed, (uint64_t)si->step, sy->data) != SUP_OK)
 		return sup_ctx_status(c);
 	struct sup_mlm_opts mo = m->mo;
 	mo.seed = seed;
@@ -263,6 +290,8 @@ static enum sup_status mlm_step(void *state, struct sup_ctx *c, const struct sup
 	out->values[0] = mlm_loss;
 	out->names[1] = "mlm_acc";
 	out->values[1] = M ? (double)ok / (double)M : 0;
+	out->weighted = 1u << 1; /* data-parallel: the global accuracy weighs each process's by its M */
+	out->weights[1] = (double)M;
 	out->names[2] = m->task == MLM_TASK_SOP ? "sop_acc" : "nsp_acc";
 	out->values[2] = sacc;
 	return SUP_OK;

@@ -201,6 +201,20 @@ static enum sup_status moco_init(void **state, const struct sup_config *cfg, con
 	return SUP_OK;
 }
 
+/* On K processes each one encodes bn_splits / K of the shuffled key sub-batches (docs/dist.md). */
+static enum sup_status moco_check_processes(const struct sup_config *cfg, int processes, char *err, size_t err_size)
+{
+	const int64_t splits = sup_config_int(cfg, "bn_splits");
+	if (processes > 1 && splits % processes) {
+		snprintf(err, err_size,
+			 "moco: bn_splits %lld must be a multiple of the %d processes (each encodes bn_splits / %d of "
+			 "the shuffled sub-batches)",
+			 (long long)splits, processes, processes);
+		return SUP_ERR_ARG;
+	}
+	return SUP_OK;
+}
+
 static int moco_parts(void *state, struct sup_ckpt_part *out, int cap)
 {
 	struct moco *s = state;
@@ -246,15 +260,17 @@ static bool moco_shuffle(const struct moco *s, struct sup_ctx *c, int64_t N, str
 	return true;
 }
 
-/* Data-parallel keys (K = c->comm's size > 1, docs/dist.md): what one process computes on the
- * global batch of N = K n images, split over the processes as the reference code splits it over
- * GPUs. Every process holds the same c->rng, so all draw the same permutation of the global
- * batch; the x_k shards are gathered (the reference's concat_all_gather of x), process r encodes
- * the permuted rows [r n, (r + 1) n), i.e. sub-batches r S/K .. (r + 1) S/K - 1 of the one-process
- * run, and the encoded rows are gathered back and unpermuted. Returns the normalised keys of the
- * whole global batch [N, D] (every process the same); the caller merges f_k's running
- * statistics (sup_model_merge_running_stats). */
-static struct sup_tensor *moco_keys_dist(struct moco *s, struct sup_ctx *c, struct sup_tensor *xk_local)
+/* Keys of x_k with shuffled BN (§3.3): permute, encode per sub-batch, unpermute, normalise.
+ * No gradient; f_k in training mode (its BN uses batch statistics, as in the reference).
+ * Data-parallel (K = c->comm's size > 1, docs/dist.md): what one process computes on the global
+ * batch of N = K n images, split over the processes as the reference code splits it over GPUs.
+ * Every process holds the same c->rng, so all draw the same permutation of the global batch; the
+ * x_k shards are gathered (the reference's concat_all_gather of x), process r encodes the
+ * permuted rows [r n, (r + 1) n), i.e. sub-batches r S/K .. (r + 1) S/K - 1 of the one-process
+ * run, and the encoded rows are gathered back. Returns the normalised keys of the whole global
+ * batch [N, D] (every process the same); the caller merges f_k's running statistics
+ * (sup_model_merge_running_stats). */
+static struct sup_tensor *moco_keys(struct moco *s, struct sup_ctx *c, struct sup_tensor *xk_local)
 {
 	const int K = sup_comm_size(c->comm), rank = sup_comm_rank(c->comm);
 	const int64_t n = xk_local->shape[0], N = n * K;
@@ -263,27 +279,12 @@ static struct sup_tensor *moco_keys_dist(struct moco *s, struct sup_ctx *c, stru
 		return NULL;
 	sup_no_grad_begin(c);
 	sup_model_set_training(&s->k_model, true);
-	struct sup_tensor *xk = sup_all_gather(c, xk_local);
-	struct sup_tensor *mine = sup_slice(c, perm, 0, (int64_t)rank * n, (int64_t)(rank + 1) * n, 1);
-	struct sup_tensor *k = moco_forward_split(c, &s->k_model, &s->k, sup_index_select(c, xk, 0, sup_contiguous(c, mine)),
-						  s->splits / K);
-	k = sup_all_gather(c, k);
-	k = sup_l2_normalize(c, sup_index_select(c, k, 0, inv), 1, 1e-12);
-	sup_no_grad_end(c);
-	return k;
-}
-
-/* Keys of x_k with shuffled BN (§3.3): permute, encode per sub-batch, unpermute, normalise.
- * No gradient; f_k in training mode (its BN uses batch statistics, as in the reference). */
-static struct sup_tensor *moco_keys(struct moco *s, struct sup_ctx *c, struct sup_tensor *xk)
-{
-	const int64_t N = xk->shape[0];
-	struct sup_tensor *perm, *inv;
-	if (!moco_shuffle(s, c, N, &perm, &inv))
-		return NULL;
-	sup_no_grad_begin(c);
-	sup_model_set_training(&s->k_model, true);
-	struct sup_tensor *k = moco_forward_split(c, &s->k_model, &s->k, sup_index_select(c, xk, 0, perm), s->splits);
+	struct sup_tensor *xk = K > 1 ? sup_all_gather(c, xk_local) : xk_local;
+	struct sup_tensor *mine =
+	    K > 1 ? sup_contiguous(c, sup_slice(c, perm, 0, (int64_t)rank * n, (int64_t)(rank + 1) * n, 1)) : perm;
+	struct sup_tensor *k = moco_forward_split(c, &s->k_model, &s->k, sup_index_select(c, xk, 0, mine), s->splits / K);
+	if (K > 1)
+		k = sup_all_gather(c, k);
 	k = sup_l2_normalize(c, sup_index_select(c, k, 0, inv), 1, 1e-12);
 	sup_no_grad_end(c);
 	return k;
@@ -303,64 +304,42 @@ static void moco_enqueue(struct moco *s, const struct sup_tensor *k)
 	*ptr = (float)at;
 }
 
-static enum sup_status moco_step_dist(struct moco *s, struct sup_ctx *c, const struct sup_method_batch *b,
-				      const struct sup_step_info *si, struct sup_step_stats *out);
-
+/* One step. Data-parallel (docs/dist.md): this process holds n = N/K images of the global batch
+ * of N. Queries: the process's S/K consecutive sub-batches, as the one-process run splits them.
+ * Keys: moco_keys (shuffled BN over the global batch). The loss is the mean over the local
+ * queries with the replicated queue as negatives, gradients are averaged, and every process
+ * enqueues the keys of the whole global batch. Running statistics of both encoders are merged so
+ * that they equal the one-process run's sequence of S sub-batch updates. K = 1: all of that is
+ * the plain one-process step. */
 static enum sup_status moco_step(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
 				 const struct sup_step_info *si, struct sup_step_stats *out)
 {
 	struct moco *s = state;
 	if (b->n_views < 2)
 		return sup_ctx_fail(c, SUP_ERR_ARG, "moco: needs two views per image, got %d", b->n_views);
-	/* The global batch (K local shards of n) must split into bn_splits sub-batches. */
-	const int K = sup_comm_size(c->comm);
-	if (b->views[0]->shape[0] * K % s->splits)
-		return sup_ctx_fail(c, SUP_ERR_ARG, "moco: batch of %lld is not divisible by bn_splits %d",
-				    (long long)(b->views[0]->shape[0] * K), s->splits);
-	if (K > 1)
-		return moco_step_dist(s, c, b, si, out);
-	sup_model_set_training(&s->q_model, true);
-	struct sup_tensor *q = moco_forward_split(c, &s->q_model, &s->q, b->views[0], s->splits);
-	struct sup_tensor *k = moco_keys(s, c, b->views[1]);
-	struct sup_tensor *queue = sup_model_tensor(&s->queue_model, s->queue);
-	struct sup_contrastive_stats cs = {0};
-	struct sup_tensor *loss = sup_info_nce_queue(c, q, k, queue, s->tau, &cs);
-	if (!loss)
-		return sup_ctx_status(c);
-	sup_model_zero_grad(&s->q_model);
-	if (sup_backward(c, loss) != SUP_OK)
-		return sup_ctx_status(c);
-	sup_optim_step(&s->optim, si->lr);
-	sup_model_ema(&s->k_model, &s->q_model, s->m);
-	moco_enqueue(s, k);
-	image_ssl_contrastive_stats(out, loss, &cs);
-	return SUP_OK;
-}
-
-/* The data-parallel step (docs/dist.md): this process holds n = N/K images of the global batch
- * of N. Queries: the process's S/K consecutive sub-batches, as the one-process run splits them.
- * Keys: moco_keys_dist (shuffled BN over the global batch). The loss is the mean over the local
- * queries with the replicated queue as negatives, gradients are averaged, and every process
- * enqueues the keys of the whole global batch. Running statistics of both encoders are merged so
- * that they equal the one-process run's sequence of S sub-batch updates. */
-static enum sup_status moco_step_dist(struct moco *s, struct sup_ctx *c, const struct sup_method_batch *b,
-				      const struct sup_step_info *si, struct sup_step_stats *out)
-{
 	const int K = sup_comm_size(c->comm), rank = sup_comm_rank(c->comm);
-	if (s->splits % K)
-		return sup_ctx_fail(c, SUP_ERR_ARG, "moco: bn_splits %d must be a multiple of the %d processes", s->splits,
-				    K);
 	const int64_t n = b->views[0]->shape[0];
-	float *q_before = sup_ctx_alloc(c, sizeof(float) * (size_t)(s->q_model.n_buffers + 1));
-	float *k_before = sup_ctx_alloc(c, sizeof(float) * (size_t)(s->k_model.n_buffers + 1));
-	if (!q_before || !k_before)
-		return sup_ctx_status(c);
-	memcpy(q_before, s->q_model.buffers, sizeof(float) * (size_t)s->q_model.n_buffers);
-	memcpy(k_before, s->k_model.buffers, sizeof(float) * (size_t)s->k_model.n_buffers);
+	/* The global batch (K local shards of n) must split into bn_splits sub-batches, and those over
+	 * the processes (the driver checks both before training: moco_check_processes). */
+	if (n * K % s->splits || s->splits % K)
+		return sup_ctx_fail(c, SUP_ERR_ARG,
+				    "moco: the batch of %lld must split into bn_splits %d sub-batches, a multiple of the %d "
+				    "processes",
+				    (long long)(n * K), s->splits, K);
+	float *q_before = NULL, *k_before = NULL;
+	if (K > 1) {
+		q_before = sup_ctx_alloc(c, sizeof(float) * (size_t)(s->q_model.n_buffers + 1));
+		k_before = sup_ctx_alloc(c, sizeof(float) * (size_t)(s->k_model.n_buffers + 1));
+		if (!q_before || !k_before)
+			return sup_ctx_status(c);
+		memcpy(q_before, s->q_model.buffers, sizeof(float) * (size_t)s->q_model.n_buffers);
+		memcpy(k_before, s->k_model.buffers, sizeof(float) * (size_t)s->k_model.n_buffers);
+	}
 	sup_model_set_training(&s->q_model, true);
 	struct sup_tensor *q = moco_forward_split(c, &s->q_model, &s->q, b->views[0], s->splits / K);
-	struct sup_tensor *k_all = moco_keys_dist(s, c, b->views[1]);
-	struct sup_tensor *k = sup_contiguous(c, sup_slice(c, k_all, 0, (int64_t)rank * n, (int64_t)(rank + 1) * n, 1));
+	struct sup_tensor *k_all = moco_keys(s, c, b->views[1]);
+	struct sup_tensor *k =
+	    K > 1 ? sup_contiguous(c, sup_slice(c, k_all, 0, (int64_t)rank * n, (int64_t)(rank + 1) * n, 1)) : k_all;
 	struct sup_tensor *queue = sup_model_tensor(&s->queue_model, s->queue);
 	struct sup_contrastive_stats cs = {0};
 	struct sup_tensor *loss = sup_info_nce_queue(c, q, k, queue, s->tau, &cs);
@@ -369,16 +348,18 @@ static enum sup_status moco_step_dist(struct moco *s, struct sup_ctx *c, const s
 	sup_model_zero_grad(&s->q_model);
 	if (sup_backward(c, loss) != SUP_OK)
 		return sup_ctx_status(c);
-	/* Both encoders ran S/K sub-batches through every BN layer here (momentum 0.1, the BN
-	 * default the encoders declare). */
-	const int64_t updates = s->splits / K;
-	enum sup_status st = sup_model_allreduce_grads(&s->q_model, c->comm, 0);
-	if (st == SUP_OK)
-		st = sup_model_merge_running_stats(&s->q_model, q_before, updates, 0.1, c->comm);
-	if (st == SUP_OK)
-		st = sup_model_merge_running_stats(&s->k_model, k_before, updates, 0.1, c->comm);
-	if (st != SUP_OK)
-		return sup_ctx_fail(c, st, "moco: a collective over %d processes failed", K);
+	if (K > 1) {
+		/* Both encoders ran S/K sub-batches through every BN layer here (momentum 0.1, the BN
+		 * default the encoders declare). */
+		const int64_t updates = s->splits / K;
+		enum sup_status st = sup_model_allreduce_grads(&s->q_model, c->comm, 0);
+		if (st == SUP_OK)
+			st = sup_model_merge_running_stats(&s->q_model, q_before, updates, 0.1, c->comm);
+		if (st == SUP_OK)
+			st = sup_model_merge_running_stats(&s->k_model, k_before, updates, 0.1, c->comm);
+		if (st != SUP_OK)
+			return sup_ctx_fail(c, st, "moco: a collective over %d processes failed", K);
+	}
 	sup_optim_step(&s->optim, si->lr);
 	sup_model_ema(&s->k_model, &s->q_model, s->m);
 	moco_enqueue(s, k_all);
@@ -407,7 +388,7 @@ static struct sup_tensor *moco_encode(void *state, struct sup_ctx *c, const stru
 		.modalities = SUP_MODALITY_IMAGE, .paper = PAPER, .default_data = "fashion-mnist", .fixture = false,   \
 		.data_parallel = true,                                                                                  \
 		.batch_kind = SUP_BATCH_IMAGES, .n_views = 2, .config = KEYS, .init = moco_init,                      \
-		.parts = moco_parts, .train_step = moco_step, .on_epoch_end = NULL, .encode = moco_encode,            \
+		.check_processes = moco_check_processes, .parts = moco_parts, .train_step = moco_step, .on_epoch_end = NULL, .encode = moco_encode,            \
 		.forward_features = moco_features,                                                                     \
 		.sample = NULL, .nll = NULL, .free = moco_free,                                                        \
 	}

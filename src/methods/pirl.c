@@ -22,7 +22,10 @@
  * (losses.h) with Z estimated once, as the paper's reference implementation does (eq. 3 leaves
  * the normaliser out; without it, 128-d unit vectors cannot make every negative term small); the
  * noise samples are shared by the batch. f and g see two independent augmentations of I, as in
- * the authors' pipeline. */
+ * the authors' pipeline.
+ *
+ * Data-parallel (`mpirun -np K`): the run of one process on the global batch, up to rounding
+ * (memory_bank.h lists how; docs/dist.md). */
 #include "methods/memory_bank.h"
 
 #include <math.h>
@@ -39,6 +42,7 @@ struct pirl {
 	struct sup_memory_bank bank;
 	struct sup_nce nce_g, nce_f;
 	struct mb_views views;
+	struct sup_bn_sync bn_sync; /* over the step context's group (data-parallel runs) */
 	uint8_t *perms; /* n_perms x 9 */
 	int n_perms, tile;
 	double lambda;
@@ -213,20 +217,21 @@ static enum sup_status pirl_step(void *state, struct sup_ctx *c, const struct su
 		return sup_ctx_status(c);
 	int64_t B = xf->shape[0];
 	sup_model_set_training(&t->model, true);
+	/* Data-parallel (memory_bank.h, docs/dist.md): BN over the global batch (images and tiles
+	 * separately, as one process normalises its two passes), the one-process noise, Z and the
+	 * bank update from the global batch. */
+	mb_sync_bn(c, &t->model, &t->bn_sync, true);
 	struct sup_tensor *vf = mb_embed(c, &t->model, &t->fc_f, sup_image_encoder_forward(c, &t->model, &t->enc, xf));
 	struct sup_tensor *vg = pirl_g(t, c, xt, B);
+	mb_sync_bn(c, &t->model, &t->bn_sync, false);
 	struct sup_tensor *pos = sup_memory_bank_rows(c, &t->model, &t->bank, idx);
 	struct sup_tensor *neg =
 	    sup_memory_bank_rows(c, &t->model, &t->bank, sup_memory_bank_sample(c, &c->rng, t->n, t->nce_f.negatives));
 	struct sup_tensor *lg = sup_nce_forward(c, &t->model, &t->nce_g, vg, pos, neg, t->n);
 	struct sup_tensor *lf = sup_nce_forward(c, &t->model, &t->nce_f, vf, pos, neg, t->n);
 	struct sup_tensor *loss = sup_add(c, sup_mul_scalar(c, lg, t->lambda), sup_mul_scalar(c, lf, 1 - t->lambda));
-	if (!loss)
+	if (mb_update(c, &t->model, &t->optim, loss, si->lr) != SUP_OK)
 		return sup_ctx_status(c);
-	sup_model_zero_grad(&t->model);
-	if (sup_backward(c, loss) != SUP_OK)
-		return sup_ctx_status(c);
-	sup_optim_step(&t->optim, si->lr);
 	out->loss = sup_tensor_get(loss, 0);
 	out->n = 3;
 	out->names[0] = "nce_jigsaw";
@@ -236,7 +241,7 @@ static enum sup_status pirl_step(void *state, struct sup_ctx *c, const struct su
 	out->names[2] = "fg_sim"; /* mean cosine of f(v_I) and g(v_It): the invariance PIRL asks for */
 	out->values[2] =
 	    mb_mean(sup_sum(c, sup_mul(c, sup_detach(c, vf), sup_detach(c, vg)), (const int[]){1}, 1, false));
-	return sup_memory_bank_update(c, &t->model, &t->bank, vf, idx);
+	return sup_memory_bank_update_gathered(c, &t->model, &t->bank, vf, idx);
 }
 
 /* f(v_I): backbone features of the whole image (or its embedding); the bank serves training only. */
@@ -262,6 +267,7 @@ const struct sup_method sup_method_pirl = {
     .paper = "Misra, van der Maaten 2020, Self-Supervised Learning of Pretext-Invariant Representations",
     .default_data = "fashion-mnist",
     .batch_kind = SUP_BATCH_IMAGES,
+    .data_parallel = true,
     .n_views = 1,
     .config = pirl_keys,
     .init = pirl_init,

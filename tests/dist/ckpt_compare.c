@@ -1,8 +1,8 @@
-/* ckpt_compare A.safetensors B.safetensors [RTOL [ATOL [REPORT_ONLY_PREFIX]]]: exit 0 when both checkpoints hold the
+/* ckpt_compare A.safetensors B.safetensors [RTOL [ATOL [REPORT_ONLY]]]: exit 0 when both checkpoints hold the
  * same tensor names and shapes, every float tensor satisfies max|a - b| <= ATOL + RTOL max|b|
  * (defaults 1e-4 and 1e-6; normwise per tensor), and integer tensors are equal; otherwise prints the worst tensor and
- * exits 1 (2 on bad usage). Tensors whose name starts with REPORT_ONLY_PREFIX are compared
- * and reported but do not fail. Used by tests/dist/mpi_equivalence.sh to compare a one-process run
+ * exits 1 (2 on bad usage). REPORT_ONLY is a comma-separated list of name prefixes; a tensor
+ * whose name starts with one of them is compared and reported but does not fail. Used by tests/dist/mpi_equivalence.sh to compare a one-process run
  * with an `mpirun -np 2` run: parameters, BN running statistics, queues, optimizer slots. */
 #include "selfsup/io.h"
 
@@ -10,6 +10,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* name starts with one of the comma-separated prefixes of list (NULL: none). */
+static bool report_only_match(const char *list, const char *name)
+{
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, ',');
+		const size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len && strncmp(name, p, len) == 0)
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
 
 int main(int argc, char **argv)
 {
@@ -58,7 +71,7 @@ int main(int argc, char **argv)
 		 * meaningless for the elements of a weight or momentum tensor that sit near zero, where
 		 * rounding differences of the summation order are as large as the elements. */
 		const double tw = dmax / (atol + rtol * ymax);
-		const bool only_report = report_only && strncmp(a->entries[e].name, report_only, strlen(report_only)) == 0;
+		const bool only_report = report_only_match(report_only, a->entries[e].name);
 		if (tw > worst && !only_report) {
 			worst = tw;
 			worst_name = a->entries[e].name;

@@ -49,15 +49,30 @@ same() {
 		fail "$1 and $2 differ"
 }
 
-# same_losses A B RTOL: the logged per-step losses of two run folders agree within RTOL.
-same_losses() {
-	sed -n 's/.*"kind":"step".*"step":\([0-9]*\).*"loss":\([-0-9.e+]*\).*/\1 \2/p' "$WORK/$1/metrics.jsonl" >"$WORK/l1"
-	sed -n 's/.*"kind":"step".*"step":\([0-9]*\).*"loss":\([-0-9.e+]*\).*/\1 \2/p' "$WORK/$2/metrics.jsonl" >"$WORK/l2"
-	[ -s "$WORK/l1" ] || fail "no step losses in $1/metrics.jsonl"
-	paste -d' ' "$WORK/l1" "$WORK/l2" | awk -v r="$3" '{ d = $2 - $4; if (d < 0) d = -d; a = $2 < 0 ? -$2 : $2;
-		if ($1 != $3 || d > r * a) { print "step " $1 ": loss " $2 " vs " $4; bad = 1 } } END { exit bad }' ||
-		fail "the losses of $1 and $2 differ"
+# same_except A B PREFIXES: as same, and tensors whose names start with one of the
+# comma-separated PREFIXES are only reported too.
+same_except() {
+	"$CKPT_COMPARE" "$WORK/$1/checkpoint.safetensors" "$WORK/$2/checkpoint.safetensors" 1e-4 1e-6 "optim.,$3" ||
+		fail "$1 and $2 differ"
 }
+
+# same_metric A B KEY RTOL [ATOL]: the logged per-step values of KEY (loss, or a method's named
+# stat) of two run folders agree: |a - b| <= ATOL + RTOL |a| at every step record (ATOL default 0).
+same_metric() {
+	i=0
+	for dir in "$1" "$2"; do
+		i=$((i + 1))
+		sed -n "s/.*\"kind\":\"step\".*\"step\":\\([0-9]*\\).*\"$3\":\\([-0-9.e+]*\\).*/\\1 \\2/p" \
+			"$WORK/$dir/metrics.jsonl" >"$WORK/l$i"
+	done
+	[ -s "$WORK/l1" ] || fail "no step values of $3 in $1/metrics.jsonl"
+	[ "$(wc -l <"$WORK/l1")" -eq "$(wc -l <"$WORK/l2")" ] || fail "$1 and $2 log $3 at different steps"
+	paste -d' ' "$WORK/l1" "$WORK/l2" | awk -v r="$4" -v t="${5:-0}" -v k="$3" '{ d = $2 - $4; if (d < 0) d = -d;
+		a = $2 < 0 ? -$2 : $2; if ($1 != $3 || d > t + r * a) { print "step " $1 ": " k " " $2 " vs " $4; bad = 1 } }
+		END { exit bad }' || fail "the logged $3 of $1 and $2 differ"
+}
+# same_losses A B RTOL: the logged per-step losses of two run folders agree within RTOL.
+same_losses() { same_metric "$1" "$2" loss "$3"; }
 # same_loose A B RTOL: as same, with a looser normwise tolerance (see the SimCLR note in
 # mpi_equivalence.sh).
 same_loose() {

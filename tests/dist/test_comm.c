@@ -7,9 +7,11 @@
  * - dropout on shards draws the whole tensor's mask, and the RNG ends where one process's does;
  * - sup_model_allreduce_grads averages; sup_model_merge_running_stats reproduces sequential EMA
  *   updates split over processes;
+ * - the gathered memory-bank update and NCE's Z estimated over shards equal one process's;
  * - SimCLR (sync BN + gathered negatives) and MoCo v2 (shuffling BN over the group, gathered keys
  *   in the queue): 2 shards x B/2 give the parameters, BN statistics and queue of 1 x B after a
- *   few steps (rtol 1e-4). The same equivalence through `mpirun -np 2 selfsup train` is
+ *   few steps (rtol 1e-4); so do InstDisc, PIRL and CMC (memory banks included; CMC also with
+ *   in-batch InfoNCE). The same equivalence through `mpirun -np 2 selfsup train` is
  *   tests/dist/mpi_equivalence.sh. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -253,6 +255,86 @@ static void test_model_collectives(void)
 	}
 }
 
+/* ---- memory bank update and NCE's Z over shards ------------------------------------------------------ */
+
+#define BANK_N 10
+#define BANK_D 3
+#define BANK_B 4 /* rows of the whole batch */
+
+struct bank_job {
+	const struct sup_comm *comm;
+	float memory[BANK_N * BANK_D];
+	double z;
+	enum sup_status st;
+};
+
+static void *bank_run(void *arg)
+{
+	struct bank_job *j = arg;
+	struct sup_model m;
+	sup_model_init(&m, sup_allocator_default());
+	struct sup_memory_bank bank;
+	struct sup_nce nce;
+	sup_memory_bank_declare(&bank, &m, "bank", BANK_N, BANK_D, 0.5);
+	sup_nce_declare(&nce, &m, "nce", 0.5, 5);
+	struct sup_rng r = sup_rng_make(2, 1);
+	j->st = sup_model_build(&m, &r);
+	struct sup_ctx c;
+	sup_ctx_init(&c, sup_allocator_default(), 5);
+	c.comm = j->comm;
+	const int k = sup_comm_rank(j->comm), size = sup_comm_size(j->comm);
+	const int64_t n = BANK_B / size;
+	/* The whole batch: rows 0..3 of examples 7, 2, 7, 5 (a repeated index: updates in batch order). */
+	static const int64_t idx_all[BANK_B] = {7, 2, 7, 5};
+	struct sup_tensor *f = sup_tensor_new(&c, SUP_F32, 2, (const int64_t[]){n, BANK_D});
+	struct sup_tensor *idx = sup_tensor_new(&c, SUP_I64, 1, (const int64_t[]){n});
+	for (int64_t i = 0; i < n; i++) {
+		((int64_t *)idx->data)[i] = idx_all[k * n + i];
+		for (int d = 0; d < BANK_D; d++)
+			((float *)f->data)[i * BANK_D + d] = (float)sin((double)((k * n + i) * BANK_D + d + 1));
+	}
+	struct sup_tensor *noise = sup_memory_bank_sample(&c, &c.rng, BANK_N, 5);
+	struct sup_tensor *pos = sup_memory_bank_rows(&c, &m, &bank, idx);
+	struct sup_tensor *neg = sup_memory_bank_rows(&c, &m, &bank, noise);
+	if (j->st == SUP_OK && !sup_nce_forward(&c, &m, &nce, f, pos, neg, BANK_N))
+		j->st = sup_ctx_status(&c);
+	j->z = sup_nce_z(&m, &nce);
+	if (j->st == SUP_OK)
+		j->st = sup_memory_bank_update_gathered(&c, &m, &bank, f, idx);
+	memcpy(j->memory, sup_model_tensor(&m, bank.memory)->data, sizeof j->memory);
+	sup_ctx_deinit(&c);
+	sup_model_deinit(&m);
+	return NULL;
+}
+
+static void test_bank_shards(void)
+{
+	static struct bank_job full, half[K];
+	full = (struct bank_job){0};
+	bank_run(&full);
+	struct tc_group g;
+	struct tc_rank ranks[K];
+	tc_init(&g, ranks, K);
+	pthread_t t[K];
+	for (int k = 0; k < K; k++) {
+		half[k] = (struct bank_job){.comm = &ranks[k].comm};
+		pthread_create(&t[k], NULL, bank_run, &half[k]);
+	}
+	for (int k = 0; k < K; k++)
+		pthread_join(t[k], NULL);
+	tc_deinit(&g);
+	TU_CHECK(full.st == SUP_OK && half[0].st == SUP_OK && half[1].st == SUP_OK);
+	for (int k = 0; k < K; k++) {
+		/* Every process applies the whole batch's updates in its order: the one-process bank,
+		 * bit for bit (the same arithmetic on the same values). */
+		TU_CHECK_MSG(memcmp(half[k].memory, full.memory, sizeof full.memory) == 0,
+			     "rank %d: the gathered bank update differs from one process's", k);
+		/* Z from the whole batch (its sum over processes: rounding of the addition order only). */
+		TU_CHECK_NEAR(half[k].z, full.z, 1e-6 * full.z);
+	}
+	TU_CHECK(half[0].z == half[1].z);
+}
+
 /* ---- method steps: SimCLR and MoCo v2 on 2 shards vs 1 process ------------------------------------ */
 
 #define HW 12
@@ -279,6 +361,9 @@ static void make_batch(struct sup_ctx *c, int64_t n, int64_t first, struct sup_m
 	memset(b, 0, sizeof *b);
 	b->kind = SUP_BATCH_IMAGES;
 	b->n_views = 2;
+	b->index = sup_tensor_new(c, SUP_I64, 1, (const int64_t[]){n}); /* memory banks: rows of the data set */
+	for (int64_t i = 0; i < n; i++)
+		((int64_t *)b->index->data)[i] = first + i;
 	for (int v = 0; v < 2; v++) {
 		b->views[v] = sup_tensor_new(c, SUP_F32, 4, (const int64_t[]){n, 1, HW, HW});
 		for (int64_t i = 0; i < n; i++) {
@@ -419,8 +504,16 @@ int main(void)
 	test_nt_xent_gathered();
 	test_gather_and_dropout_shards();
 	test_model_collectives();
+	test_bank_shards();
 	test_method_equivalence("simclr", (const char *const[]){"optim.kind=sgd", "optim.momentum=0", "proj_hidden=16", "proj_dim=8", NULL});
 	test_method_equivalence("mocov2", (const char *const[]){"batch_size=8", "queue_size=16", "bn_splits=4", "dim=8",
 								 NULL});
+	/* Memory banks (InstDisc, PIRL, CMC): synchronised BN, the shared noise draw, the global Z
+	 * estimate and the gathered bank updates; CMC's in-batch InfoNCE over gathered embeddings. */
+	const char *bank[] = {"embed_dim=8", "nce.negatives=16", "lr=0.01", NULL};
+	test_method_equivalence("instdisc", bank);
+	test_method_equivalence("pirl", bank);
+	test_method_equivalence("cmc", bank);
+	test_method_equivalence("cmc", (const char *const[]){"embed_dim=8", "contrast=infonce", "lr=0.01", NULL});
 	return tu_finish("dist/comm");
 }
