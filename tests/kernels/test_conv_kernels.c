@@ -289,18 +289,22 @@ static void test_conv_kernels(void)
 	};
 	const int threads[] = { 1, 2, 3 };
 	struct sup_rng r = sup_rng_make(77, 3);
-	struct sup_dnnl_conv *dnnl = sup_dnnl_conv_new(sup_allocator_default());
 	int dnnl_runs = 0;
 	const int max_t = omp_get_max_threads();
 	for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+		/* A fresh cache per thread count: the primitives of each count are made at that count
+		 * (the cache keys on it too, but this way every count builds its own). */
+		struct sup_dnnl_conv *dnnl = sup_dnnl_conv_new(sup_allocator_default());
 		omp_set_num_threads(threads[t]);
 		for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
 			struct sup_conv_geom g = fixed[i];
 			TU_CHECK(finish_geom(&g));
 			check_geom(&g, &r, dnnl, &dnnl_runs);
 		}
+		sup_dnnl_conv_free(dnnl);
 	}
 	omp_set_num_threads(2);
+	struct sup_dnnl_conv *dnnl = sup_dnnl_conv_new(sup_allocator_default());
 	static const int64_t sizes[] = { 1, 7, 33 }, ks[] = { 1, 3, 5 }, strides[] = { 1, 2 }, pads[] = { 0, 1, 2 },
 			     dils[] = { 1, 2 }, kg[] = { 1, 2, 5 };
 	int accepted = 0;
@@ -328,6 +332,66 @@ static void test_conv_kernels(void)
 #endif
 	printf("oneDNN convolution passes checked: %d\n", dnnl_runs);
 	sup_dnnl_conv_free(dnnl);
+	omp_set_num_threads(max_t);
+}
+
+/* The primitive cache: keyed on the thread count, bounded, least recently used evicted. */
+static void test_dnnl_cache(void)
+{
+	struct sup_dnnl_conv *dc = sup_dnnl_conv_new(sup_allocator_default());
+#ifdef SELFSUP_HAVE_DNNL
+	TU_CHECK_MSG(dc != NULL, "oneDNN did not start");
+#endif
+	if (!dc)
+		return;
+	const int max_t = omp_get_max_threads();
+	struct sup_rng r = sup_rng_make(78, 3);
+	struct sup_conv_geom gs[4];
+	for (int i = 0; i < 4; i++) {
+		gs[i] = (struct sup_conv_geom){ 2, 16, 9 + i, 8, 8, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1, 1 };
+		TU_CHECK(finish_geom(&gs[i]));
+	}
+	int entries = 0;
+	uint64_t builds = 0;
+	size_t bytes;
+	/* the thread count is part of the key */
+	omp_set_num_threads(1);
+	TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[0], SUP_CONV_FWD, false, false, &bytes) != NULL);
+	TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[0], SUP_CONV_FWD, false, false, &bytes) != NULL);
+	sup_dnnl_conv_stats(dc, &entries, &builds);
+	TU_CHECK_MSG(entries == 1 && builds == 1, "entries %d builds %d", entries, (int)builds);
+	omp_set_num_threads(2);
+	TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[0], SUP_CONV_FWD, false, false, &bytes) != NULL);
+	sup_dnnl_conv_stats(dc, &entries, &builds);
+	TU_CHECK_MSG(entries == 2 && builds == 2, "a new thread count reused a primitive: entries %d builds %d",
+		     entries, (int)builds);
+	/* limit 3: A B C cached, A touched, D evicts B (the least recently used), A and C still hit */
+	sup_dnnl_conv_set_limit(dc, 3);
+	for (int i = 0; i < 3; i++)
+		TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[i], SUP_CONV_BWD_WEIGHT, false, true, &bytes) != NULL);
+	sup_dnnl_conv_stats(dc, &entries, &builds);
+	TU_CHECK_MSG(entries == 3 && builds == 5, "entries %d builds %d", entries, (int)builds);
+	TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[0], SUP_CONV_BWD_WEIGHT, false, true, &bytes) != NULL);
+	TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[3], SUP_CONV_BWD_WEIGHT, false, true, &bytes) != NULL);
+	TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[0], SUP_CONV_BWD_WEIGHT, false, true, &bytes) != NULL);
+	TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[2], SUP_CONV_BWD_WEIGHT, false, true, &bytes) != NULL);
+	sup_dnnl_conv_stats(dc, &entries, &builds);
+	TU_CHECK_MSG(entries == 3 && builds == 6, "LRU: entries %d builds %d", entries, (int)builds);
+	TU_CHECK(sup_dnnl_conv_prepare(dc, &gs[1], SUP_CONV_BWD_WEIGHT, false, true, &bytes) != NULL);
+	sup_dnnl_conv_stats(dc, &entries, &builds);
+	TU_CHECK_MSG(entries == 3 && builds == 7, "B was not the one evicted: entries %d builds %d", entries,
+		     (int)builds);
+	/* every pass of a few geometries through a cache of 2: entries are evicted and rebuilt all
+	 * the time, and every run must still match the reference */
+	sup_dnnl_conv_set_limit(dc, 2);
+	sup_dnnl_conv_stats(dc, &entries, &builds);
+	TU_CHECK(entries == 2);
+	int runs = 0;
+	for (int i = 0; i < 4; i++)
+		check_geom(&gs[i], &r, dc, &runs);
+	sup_dnnl_conv_stats(dc, &entries, &builds);
+	TU_CHECK_MSG(entries == 2 && runs == 4 * 8, "limit 2: entries %d runs %d", entries, runs);
+	sup_dnnl_conv_free(dc);
 	omp_set_num_threads(max_t);
 }
 
@@ -486,6 +550,7 @@ static void test_ops_fast_vs_ref(void)
 int main(void)
 {
 	test_conv_kernels();
+	test_dnnl_cache();
 	test_pool_kernels();
 	test_ops_fast_vs_ref();
 	return tu_finish("conv kernels");
