@@ -5,7 +5,8 @@
  * gradients stored (into NaN-filled buffers: any element read instead of written shows up) or
  * accumulated (per gradient, mixed, and skipped when NULL), and the self-attention case where
  * q, k, v and dq, dk, dv are one buffer each. The CPU results must also be bitwise identical
- * across thread counts (the header's promise), including B * H == 1.
+ * across thread counts (the header's promise), including B * H == 1 with a long T, where a
+ * GEMM split over threads would sum dk and dv in a thread-count-dependent order.
  *
  * Tolerance: |got - want| <= TOL * (1 + max |want| of the array), want from the f64 reference;
  * a lost lane or a wrong tail in a row sum moves a probability by ~1e-1. */
@@ -256,6 +257,7 @@ static void test_attention_kernels(void)
 			{ 1, S + 2, S, 1, 8 },
 			{ 2, S > 2 ? S - 2 : 3, S, 3, 5 },
 			{ 3, 9, S, 2, 17 },
+			{ 1, 3000, S, 1, 4 }, /* one GEMM pair with a long sum over T (dk, dv) */
 		};
 		for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
 			const struct geom_case *gc = &cases[ci];
