@@ -22,13 +22,9 @@ enum sup_status sup_backward(struct sup_ctx *c, struct sup_tensor *out);
  * torch.autograd.backward(out, grad). */
 enum sup_status sup_backward_grad(struct sup_ctx *c, struct sup_tensor *out, const void *grad);
 
-/* Frees t's gradient buffer when it came from the context's gradient pool (t->grad_pooled) and
- * sets t->grad to NULL; leaves any other gradient alone. For leaves reused across several
- * backward passes in one step (gradcheck): their old gradient goes back to the pool. backward()
- * calls it for each node's output right after the node's backward: nothing reads or
- * accumulates into that gradient later (only nodes recorded after the producer consume its
- * output, and the tape runs newest-first). */
-void sup_grad_release(struct sup_ctx *c, struct sup_tensor *t);
+/* backward() frees each node's output gradient right after the node's backward, with
+ * sup_grad_release() (ops.h): nothing reads or accumulates into that gradient later (only nodes
+ * recorded after the producer consume its output, and the tape runs newest-first). */
 
 /* ---- gradcheck ----------------------------------------------------------------------------- */
 

@@ -53,6 +53,15 @@ const struct sup_op_def *sup_op_get(int i);
 const char *sup_op_name_at(int i);
 const struct sup_op_def *sup_op_find(const char *name);
 
+/* ---- gradient buffers ------------------------------------------------------------------------ */
+
+/* Ops' backward functions get the gradient buffers of their inputs from the context's gradient
+ * pool (t->grad_pooled; docs/autograd/README.md). This frees t's buffer when it came from there
+ * and sets t->grad to NULL; it leaves any other gradient (a parameter's, in its model's block)
+ * alone. NULL-safe. For leaves reused across several backward passes in one step (gradcheck):
+ * their old gradient goes back to the pool instead of being accumulated into. */
+void sup_grad_release(struct sup_ctx *c, sup_t *t);
+
 /* ---- elementwise binary (broadcasting) ------------------------------------------------------ */
 
 sup_t *sup_add(struct sup_ctx *c, sup_t *a, sup_t *b);
