@@ -46,6 +46,8 @@ static void chunk_clear(struct sup_pool_chunk *ch)
 
 static struct sup_pool_chunk *chunk_new(struct sup_pool *p, size_t cap)
 {
+	if (cap > SIZE_MAX - sizeof(struct sup_pool_chunk))
+		return NULL; /* the header + cap would wrap around to a small request */
 	struct sup_pool_chunk *ch = sup_alloc(&p->alloc, sizeof(struct sup_pool_chunk) + cap, SUP_POOL_ALIGN);
 	if (!ch)
 		return NULL;
