@@ -3,7 +3,8 @@
  * Ops record themselves while grad mode is on (ops.h); backward walks the tape newest-first and
  * each op accumulates into its inputs' gradients, so fan-out and weight tying need no special
  * care. Leaves keep their gradients in t->grad (parameters in their model's gradient block,
- * other leaves until sup_ctx_reset() or sup_grad_release()); an intermediate's gradient is freed
+ * other leaves until sup_ctx_reset() or sup_grad_release(); a persistent leaf used again after a
+ * reset gets a fresh gradient); an intermediate's gradient is freed
  * as soon as its producer's backward has consumed it, so after backward its t->grad is NULL
  * (docs/autograd/README.md). */
 #ifndef SELFSUP_AUTOGRAD_H

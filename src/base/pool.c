@@ -82,6 +82,7 @@ void sup_pool_deinit(struct sup_pool *p)
 {
 	free_chunks(p);
 	p->used = 0;
+	p->generation++;
 }
 
 /* Smallest free block of at least `need` bytes over all chunks; NULL when none fits. */
@@ -169,4 +170,5 @@ void sup_pool_reset(struct sup_pool *p)
 		chunk_clear(p->chunks);
 	}
 	p->used = 0;
+	p->generation++;
 }
