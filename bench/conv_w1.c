@@ -59,7 +59,6 @@ static double time_layer(struct sup_ctx *c, struct sup_tensor *x, struct sup_ten
 {
 	double t[MAX_REPEATS];
 	for (int i = 0; i < WARMUP + repeats; i++) {
-		x->grad = NULL; /* arena gradients die at reset; w's gradient is its own block */
 		double t0 = now_s();
 		struct sup_tensor *y = sup_conv2d(c, x, w, NULL, a);
 		if (bwd && y)
@@ -69,6 +68,8 @@ static double time_layer(struct sup_ctx *c, struct sup_tensor *x, struct sup_ten
 			fprintf(stderr, "conv_w1: %s\n", sup_ctx_error(c));
 			return -1;
 		}
+		/* x's gradient is pooled and dies at reset (w's is its own block): give it back first */
+		sup_grad_release(c, x);
 		sup_ctx_reset(c);
 		if (i >= WARMUP)
 			t[i - WARMUP] = t1 - t0;

@@ -3,7 +3,8 @@
  * Ops record themselves while grad mode is on (ops.h); backward walks the tape newest-first and
  * each op accumulates into its inputs' gradients, so fan-out and weight tying need no special
  * care. Leaves keep their gradients in t->grad (parameters in their model's gradient block,
- * other leaves until sup_ctx_reset() or sup_grad_release()); an intermediate's gradient is freed
+ * other leaves until sup_ctx_reset() or sup_grad_release(); a persistent leaf used again after a
+ * reset gets a fresh gradient); an intermediate's gradient is freed
  * as soon as its producer's backward has consumed it, so after backward its t->grad is NULL
  * (docs/autograd/README.md). */
 #ifndef SELFSUP_AUTOGRAD_H
@@ -22,13 +23,9 @@ enum sup_status sup_backward(struct sup_ctx *c, struct sup_tensor *out);
  * torch.autograd.backward(out, grad). */
 enum sup_status sup_backward_grad(struct sup_ctx *c, struct sup_tensor *out, const void *grad);
 
-/* Frees t's gradient buffer when it came from the context's gradient pool (t->grad_pooled) and
- * sets t->grad to NULL; leaves any other gradient alone. For leaves reused across several
- * backward passes in one step (gradcheck): their old gradient goes back to the pool. backward()
- * calls it for each node's output right after the node's backward: nothing reads or
- * accumulates into that gradient later (only nodes recorded after the producer consume its
- * output, and the tape runs newest-first). */
-void sup_grad_release(struct sup_ctx *c, struct sup_tensor *t);
+/* backward() frees each node's output gradient right after the node's backward, with
+ * sup_grad_release() (ops.h): nothing reads or accumulates into that gradient later (only nodes
+ * recorded after the producer consume its output, and the tape runs newest-first). */
 
 /* ---- gradcheck ----------------------------------------------------------------------------- */
 

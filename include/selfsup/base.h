@@ -132,6 +132,9 @@ struct sup_pool {
 	size_t used;                   /* bytes in blocks in use (headers and padding included) */
 	size_t high_water;             /* max of `used` over the pool's life */
 	size_t n_chunk_allocs;         /* calls made to the allocator (tests count these) */
+	/* Counts resets (and deinit): a block handed out under an older generation is gone. Lets
+	 * holders of blocks that outlive a reset (a persistent tensor's gradient) tell. */
+	uint64_t generation;
 };
 
 void sup_pool_init(struct sup_pool *p, struct sup_allocator alloc);

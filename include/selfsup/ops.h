@@ -53,6 +53,15 @@ const struct sup_op_def *sup_op_get(int i);
 const char *sup_op_name_at(int i);
 const struct sup_op_def *sup_op_find(const char *name);
 
+/* ---- gradient buffers ------------------------------------------------------------------------ */
+
+/* Ops' backward functions get the gradient buffers of their inputs from the context's gradient
+ * pool (t->grad_pooled; docs/autograd/README.md). This frees t's buffer when it came from there
+ * and sets t->grad to NULL; it leaves any other gradient (a parameter's, in its model's block)
+ * alone. NULL-safe. For leaves reused across several backward passes in one step (gradcheck):
+ * their old gradient goes back to the pool instead of being accumulated into. */
+void sup_grad_release(struct sup_ctx *c, sup_t *t);
+
 /* ---- elementwise binary (broadcasting) ------------------------------------------------------ */
 
 sup_t *sup_add(struct sup_ctx *c, sup_t *a, sup_t *b);
@@ -117,9 +126,11 @@ sup_t *sup_linear(struct sup_ctx *c, sup_t *x, sup_t *w, sup_t *b);
 /* Multi-head scaled dot-product attention, fused (Vaswani et al. 2017, §3.2.1-3.2.2):
  * q [B, T, D], k and v [B, S, D], D = heads * dh; head h uses columns h*dh .. h*dh + dh - 1 of
  * each. Output [B, T, D] = per head softmax(scale q_h k_h^T + mask) v_h, heads side by side.
- * mask: NULL or an additive constant [1 or B, 1, 1 or T, S] of q's dtype (no gradient flows to
- * it). Gradients flow to q, k and v. Keeps only the probabilities [B, heads, T, S] for
- * backward, which the unfused chain of views, copies, matmuls and softmax did not. */
+ * mask: NULL or an additive constant [1 or B, 1, 1 or T, S] of q's dtype: the op computes no
+ * gradient for it, so a mask that requires grad while grad mode is on is an error (SUP_ERR_ARG;
+ * add a learned bias to the scores with the unfused ops instead). Gradients flow to q, k and v.
+ * Keeps only the probabilities [B, heads, T, S] for backward, which the unfused chain of views,
+ * copies, matmuls and softmax did not. */
 sup_t *sup_attention(struct sup_ctx *c, sup_t *q, sup_t *k, sup_t *v, sup_t *mask, int64_t heads, double scale);
 
 /* CSR sparse matrix (not differentiable itself): rows x cols, indptr[rows + 1] (i64),

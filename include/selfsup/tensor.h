@@ -42,8 +42,13 @@ struct sup_tensor {
 	 * was set from outside (parameters), so those always accumulate. */
 	bool grad_fresh;
 	/* grad was allocated from the context's gradient pool and belongs to this tensor: backward
-	 * frees it once the tensor's producer has consumed it (src/autograd/backward.c). */
+	 * frees it once the tensor's producer has consumed it (src/autograd/backward.c). It is
+	 * valid only until that pool's next reset: the pool and its generation at allocation are
+	 * kept, and ops treat a pooled gradient from another pool or generation as no gradient (a
+	 * persistent leaf used again after sup_ctx_reset gets a fresh buffer). */
 	bool grad_pooled;
+	const struct sup_pool *grad_pool;
+	uint64_t grad_gen;
 	struct sup_node *node; /* the op that produced it; NULL for leaves and untracked results */
 };
 

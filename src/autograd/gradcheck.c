@@ -1,6 +1,5 @@
 /* Finite-difference gradient check (central differences in f64, kinks skipped). */
 #include "selfsup/autograd.h"
-#include "../ops/op_internal.h"
 
 #include <math.h>
 #include <string.h>

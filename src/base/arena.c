@@ -17,6 +17,8 @@ static size_t align_up(size_t n)
 
 static struct sup_arena_chunk *chunk_new(struct sup_arena *a, size_t cap)
 {
+	if (cap > SIZE_MAX - sizeof(struct sup_arena_chunk))
+		return NULL; /* the header + cap would wrap around to a small request */
 	struct sup_arena_chunk *ch =
 		sup_alloc(&a->alloc, sizeof(struct sup_arena_chunk) + cap, SUP_ARENA_ALIGN);
 	if (!ch)

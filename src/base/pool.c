@@ -46,6 +46,8 @@ static void chunk_clear(struct sup_pool_chunk *ch)
 
 static struct sup_pool_chunk *chunk_new(struct sup_pool *p, size_t cap)
 {
+	if (cap > SIZE_MAX - sizeof(struct sup_pool_chunk))
+		return NULL; /* the header + cap would wrap around to a small request */
 	struct sup_pool_chunk *ch = sup_alloc(&p->alloc, sizeof(struct sup_pool_chunk) + cap, SUP_POOL_ALIGN);
 	if (!ch)
 		return NULL;
@@ -80,6 +82,7 @@ void sup_pool_deinit(struct sup_pool *p)
 {
 	free_chunks(p);
 	p->used = 0;
+	p->generation++;
 }
 
 /* Smallest free block of at least `need` bytes over all chunks; NULL when none fits. */
@@ -167,4 +170,5 @@ void sup_pool_reset(struct sup_pool *p)
 		chunk_clear(p->chunks);
 	}
 	p->used = 0;
+	p->generation++;
 }

@@ -19,7 +19,8 @@
  *
  * Reference kernels (ref/attention.c) are the plain loops in the element type (the spec); the
  * CPU kernel (cpu/attention.c, f32) runs (b, h) pairs in parallel, each on single-threaded
- * GEMMs, so results do not depend on the thread count. Kernels never allocate: backward takes
+ * GEMMs (also when B * H == 1 or one thread runs: then the whole call is on one thread), so
+ * results are bitwise the same at every thread count. Kernels never allocate: backward takes
  * `work` floats from the caller (T * S for ref, sup_cpu_attention_bwd_work() for cpu). */
 #ifndef SELFSUP_KERNELS_ATTENTION_H
 #define SELFSUP_KERNELS_ATTENTION_H

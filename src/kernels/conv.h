@@ -108,18 +108,29 @@ void sup_cpu_channel_sum_f32(float *db, const float *t, int64_t N, int64_t C, in
 struct sup_dnnl_conv;
 struct sup_dnnl_conv_entry;
 
+/* The most entries a cache keeps (least recently used evicted first): one training step of the
+ * benchmark ResNets needs a few dozen (about 3 per convolution geometry and batch size). */
+#define SUP_DNNL_CONV_MAX_ENTRIES 256
+
 /* NULL when the build has no oneDNN or it cannot start (then callers use im2col + GEMM). */
 struct sup_dnnl_conv *sup_dnnl_conv_new(struct sup_allocator alloc);
 void sup_dnnl_conv_free(struct sup_dnnl_conv *dc); /* NULL-safe */
-/* The entry for this pass (created on first use: JIT code generation, allocations through
- * `alloc` and oneDNN's own) and the bytes of work memory a run needs (64-byte aligned, the
- * blocked copies of the operands and the primitive's scratchpad). NULL when oneDNN cannot run
- * the geometry; that answer is cached too. The pointer is valid until the next prepare. */
+/* The entry for this pass at the current thread count (omp_get_max_threads(): oneDNN fixes a
+ * primitive's thread split when it creates it), created on first use (JIT code generation,
+ * allocations through `alloc` and oneDNN's own), and the bytes of work memory a run needs
+ * (64-byte aligned, the blocked copies of the operands and the primitive's scratchpad). NULL
+ * when oneDNN cannot run the geometry; that answer is cached too. A new entry beyond the limit
+ * evicts (destroys) the least recently used one. The pointer is valid until the next prepare. */
 const struct sup_dnnl_conv_entry *sup_dnnl_conv_prepare(struct sup_dnnl_conv *dc, const struct sup_conv_geom *g,
 							enum sup_conv_pass pass, bool bias, bool accumulate,
 							size_t *work_bytes);
 /* Runs a prepared pass; false when oneDNN reports an error. Makes no calls to `alloc`. */
 bool sup_dnnl_conv_run(struct sup_dnnl_conv *dc, const struct sup_dnnl_conv_entry *entry, void *out,
 		       const void *in0, const void *in1, const void *bias, void *work);
+/* Sets the most entries kept (at least 1; SUP_DNNL_CONV_MAX_ENTRIES by default), evicting the
+ * least recently used ones now if there are more. NULL-safe. */
+void sup_dnnl_conv_set_limit(struct sup_dnnl_conv *dc, int max_entries);
+/* Entries held now, and entries made so far (a prepare that missed the cache); 0 without oneDNN. */
+void sup_dnnl_conv_stats(const struct sup_dnnl_conv *dc, int *entries, uint64_t *builds);
 
 #endif

@@ -3,8 +3,9 @@
  * One op instead of split-heads views + contiguous copies + scale + matmul + mask add + softmax
  * + matmul + merge-heads copy: the forward keeps only the probabilities P [B, H, T, S] (and its
  * output), where the unfused chain kept every intermediate (about 5 tensors of [B, H, T, S] or
- * [B, T, D] per layer), and backward needs no copies either. The mask is a constant: it gets no
- * gradient (the attention masks of nn/ are built from shapes and padding flags). */
+ * [B, T, D] per layer), and backward needs no copies either. The mask is a constant: the op has
+ * no gradient for it (the attention masks of nn/ are built from shapes and padding flags), and
+ * refuses a mask that requires grad rather than silently give it zero. */
 #include "kernels/attention.h"
 #include "op_internal.h"
 
@@ -65,6 +66,12 @@ static bool check_mask(struct sup_ctx *c, const sup_t *mask, const sup_t *q, str
 	g->mask_sb = g->mask_st = 0;
 	if (!mask)
 		return true;
+	if (mask->requires_grad && sup_grad_enabled(c)) {
+		sup_ctx_fail(c, SUP_ERR_ARG,
+			     "attention: the mask requires grad, but the fused attention op treats it as a constant "
+			     "(no gradient would reach it); detach it, or add it to the scores with the unfused ops");
+		return false;
+	}
 	if (mask->dtype != q->dtype) {
 		sup_ctx_fail(c, SUP_ERR_DTYPE, "attention: mask dtype %s differs from q's %s", sup_dtype_name(mask->dtype),
 			     sup_dtype_name(q->dtype));

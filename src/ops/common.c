@@ -118,24 +118,44 @@ static void grad_alloc(struct sup_ctx *c, sup_t *t)
 	const size_t size = sup_tensor_nbytes(t);
 	t->grad = sup_pool_alloc(&c->grad_pool, size);
 	t->grad_fresh = t->grad_pooled = t->grad != NULL;
+	t->grad_pool = &c->grad_pool;
+	t->grad_gen = c->grad_pool.generation;
 	if (!t->grad)
 		sup_ctx_fail(c, SUP_ERR_NOMEM, "out of memory allocating a %zu-byte gradient buffer", size);
+}
+
+static bool grad_stale(const struct sup_ctx *c, const sup_t *t)
+{
+	return t->grad_pooled && (t->grad_pool != &c->grad_pool || t->grad_gen != c->grad_pool.generation);
+}
+
+static void grad_forget(sup_t *t)
+{
+	t->grad = NULL;
+	t->grad_pooled = false;
+	t->grad_fresh = false;
+}
+
+void sup_grad_forget_stale(const struct sup_ctx *c, sup_t *t)
+{
+	if (t && grad_stale(c, t))
+		grad_forget(t);
 }
 
 void sup_grad_release(struct sup_ctx *c, sup_t *t)
 {
 	if (!t || !t->grad_pooled)
 		return;
-	sup_pool_free(&c->grad_pool, t->grad);
-	t->grad = NULL;
-	t->grad_pooled = false;
-	t->grad_fresh = false;
+	if (!grad_stale(c, t)) /* a stale block is no longer t's to free */
+		sup_pool_free(&c->grad_pool, t->grad);
+	grad_forget(t);
 }
 
 void *sup_grad_buf(struct sup_ctx *c, sup_t *t)
 {
 	if (!t || !t->requires_grad)
 		return NULL;
+	sup_grad_forget_stale(c, t);
 	if (!t->grad)
 		grad_alloc(c, t);
 	if (t->grad_fresh) {
@@ -150,6 +170,7 @@ void *sup_grad_buf_acc(struct sup_ctx *c, sup_t *t, bool *acc)
 	*acc = true;
 	if (!t || !t->requires_grad)
 		return NULL;
+	sup_grad_forget_stale(c, t);
 	if (!t->grad)
 		grad_alloc(c, t);
 	*acc = !t->grad_fresh;

@@ -188,22 +188,23 @@ static void linear_backward(struct sup_ctx *c, struct sup_node *n)
 	void *gb = b ? sup_grad_buf_acc(c, b, &acc) : NULL;
 	if (!gb)
 		return;
-	/* Sum into the buffer itself when it is fresh, else into a scratch row added after. */
+	/* Sum into the buffer itself when it is fresh, else into a scratch row (released right
+	 * after, like every backward scratch) added after. */
+	struct sup_arena_mark m = sup_arena_mark(&c->arena);
 	void *sum = acc ? sup_ctx_alloc(c, (size_t)N * sup_dtype_size(dt)) : gb;
-	if (!sum)
-		return;
-	if (dt == SUP_F64)
-		sup_ref_sum_f64(sum, G, N, M, 1, N, 1.0);
-	else if (fast)
-		sup_cpu_sum_f32(sum, G, N, M, 1, N, 1.0f);
-	else
-		sup_ref_sum_f32(sum, G, N, M, 1, N, 1.0f);
-	if (!acc)
-		return;
-	if (dt == SUP_F64)
-		sup_ref_add_bias_f64(gb, sum, 1, N);
-	else
-		sup_ref_add_bias_f32(gb, sum, 1, N);
+	if (sum) {
+		if (dt == SUP_F64)
+			sup_ref_sum_f64(sum, G, N, M, 1, N, 1.0);
+		else if (fast)
+			sup_cpu_sum_f32(sum, G, N, M, 1, N, 1.0f);
+		else
+			sup_ref_sum_f32(sum, G, N, M, 1, N, 1.0f);
+		if (acc && dt == SUP_F64)
+			sup_ref_add_bias_f64(gb, sum, 1, N);
+		else if (acc)
+			sup_ref_add_bias_f32(gb, sum, 1, N);
+	}
+	sup_arena_rewind(&c->arena, m);
 }
 
 const struct sup_op_def sup_opdef_linear = { "linear", linear_backward };

@@ -10,7 +10,6 @@
 #ifndef SELFSUP_OP_INTERNAL_H
 #define SELFSUP_OP_INTERNAL_H
 
-#include "selfsup/autograd.h"
 #include "selfsup/ops.h"
 
 /* Every differentiable op, in table order. Each op file defines `const struct sup_op_def
@@ -74,7 +73,12 @@ struct sup_node *sup_record(struct sup_ctx *c, const struct sup_op_def *op, sup_
  * (per element) before the second adds. */
 void *sup_grad_buf(struct sup_ctx *c, sup_t *t);
 void *sup_grad_buf_acc(struct sup_ctx *c, sup_t *t, bool *acc);
-/* sup_grad_release() (autograd.h) frees a pooled gradient buffer. */
+/* sup_grad_release() (ops.h) frees a pooled gradient buffer. sup_grad_forget_stale() clears
+ * t->grad when it is a pooled buffer from before the pool's last reset (or from another
+ * context's pool): a persistent leaf's gradient from an earlier step, whose memory the pool
+ * has handed out again. sup_grad_buf* call it; code that looks at t->grad itself first must
+ * call it too. */
+void sup_grad_forget_stale(const struct sup_ctx *c, sup_t *t);
 
 /* Backend choice for a float op: the fast CPU kernels only for f32 on SUP_BACKEND_CPU. */
 static inline bool sup_use_fast(const struct sup_ctx *c, enum sup_dtype dt)

@@ -25,11 +25,14 @@ static void view_backward(struct sup_ctx *c, struct sup_node *n)
 	bool identity = whole;
 	for (int i = 0; i < out->ndim && identity; i++)
 		identity = out->shape[i] == 1 || gstride[i] == cs[i];
+	sup_grad_forget_stale(c, in);
 	if (identity && !in->grad) {
 		/* The input takes the buffer over (and frees it when its own producer is done). */
 		in->grad = out->grad;
 		in->grad_fresh = false;
 		in->grad_pooled = out->grad_pooled;
+		in->grad_pool = out->grad_pool;
+		in->grad_gen = out->grad_gen;
 		out->grad = NULL;
 		out->grad_pooled = false;
 		return;

@@ -19,6 +19,38 @@ static void count_free(void *u, void *p)
 	free(p);
 }
 
+/* An allocator that never allocates and remembers the smallest size it was asked for. */
+static void *refuse_alloc(void *u, size_t size, size_t align)
+{
+	(void)align;
+	size_t *smallest = u;
+	*smallest = size < *smallest ? size : *smallest;
+	return NULL;
+}
+static void refuse_free(void *u, void *p)
+{
+	(void)u, (void)p;
+}
+
+/* Requests near SIZE_MAX fail cleanly in the arena and the pool: their chunk header + size must
+ * not wrap around into a small request that the allocator would grant. */
+static void test_huge_requests(void)
+{
+	size_t smallest = SIZE_MAX;
+	struct sup_allocator al = { refuse_alloc, refuse_free, &smallest };
+	struct sup_arena a;
+	struct sup_pool p;
+	sup_arena_init(&a, al, 0);
+	sup_pool_init(&p, al);
+	bool all_null = true;
+	for (size_t i = 0; i < 512; i++)
+		all_null = all_null && sup_arena_alloc(&a, SIZE_MAX - i) == NULL && sup_pool_alloc(&p, SIZE_MAX - i) == NULL;
+	TU_CHECK(all_null);
+	TU_CHECK_MSG(smallest > SIZE_MAX / 2, "a huge request reached the allocator as %zu bytes", smallest);
+	sup_arena_deinit(&a);
+	sup_pool_deinit(&p);
+}
+
 static void test_status(void)
 {
 	for (int s = 0; s < SUP_STATUS_COUNT; s++)
@@ -73,8 +105,19 @@ static void test_arena(void)
 	TU_CHECK(cnt.allocs == cnt.frees);
 }
 
-/* The gradient pool: freed blocks are reused (best fit) and merge with free neighbours; a
- * repeated sequence of requests stops calling the allocator after a few resets. */
+/* The gradient pool: freed blocks are reused (best fit) and merge with free neighbours; live
+ * blocks never overlap (each keeps the pattern written into it); a repeated sequence of requests
+ * stops calling the allocator after a few resets. */
+
+/* Whether p[0..n) all hold the byte v. */
+static bool holds(const char *p, size_t n, int v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (char)v)
+			return false;
+	return true;
+}
+
 static void test_pool(void)
 {
 	struct counting cnt = { 0 };
@@ -87,6 +130,7 @@ static void test_pool(void)
 	TU_CHECK(a && b && c && (uintptr_t)a % SUP_POOL_ALIGN == 0 && (uintptr_t)b % SUP_POOL_ALIGN == 0);
 	TU_CHECK(a < b && b < c && cnt.allocs == 1);
 	memset(a, 1, 1000), memset(b, 2, 2000), memset(c, 3, 3000);
+	TU_CHECK(holds(a, 1000, 1) && holds(b, 2000, 2) && holds(c, 3000, 3));
 	sup_pool_free(&p, b);
 	sup_pool_free(&p, a);
 	sup_pool_free(&p, c);
@@ -96,11 +140,13 @@ static void test_pool(void)
 	/* Best fit: of two holes, the smaller one that fits is taken. */
 	char *d = sup_pool_alloc(&p, 4096), *e = sup_pool_alloc(&p, 64), *f = sup_pool_alloc(&p, 1024);
 	char *g = sup_pool_alloc(&p, 64);
+	memset(e, 5, 64), memset(g, 7, 64);
 	sup_pool_free(&p, d);
 	sup_pool_free(&p, f);
-	TU_CHECK(sup_pool_alloc(&p, 1000) == f);
-	TU_CHECK(sup_pool_alloc(&p, 2000) == d);
-	(void)e, (void)g;
+	char *f2 = sup_pool_alloc(&p, 1000), *d2 = sup_pool_alloc(&p, 2000);
+	TU_CHECK(f2 == f && d2 == d);
+	memset(f2, 8, 1000), memset(d2, 9, 2000);
+	TU_CHECK(holds(e, 64, 5) && holds(g, 64, 7) && holds(f2, 1000, 8) && holds(d2, 2000, 9));
 	sup_pool_free(&p, NULL);
 	/* Steady state: a step frees some buffers mid-way and keeps the rest to the end. */
 	int allocs_before = 0;
@@ -113,12 +159,16 @@ static void test_pool(void)
 			live[i] = sup_pool_alloc(&p, ((size_t)1 << 16) * (size_t)(1 + i % 7));
 			TU_CHECK(live[i] != NULL);
 			if (live[i])
-				memset(live[i], i, (size_t)1 << 16);
+				memset(live[i], i, ((size_t)1 << 16) * (size_t)(1 + i % 7));
 			if (i >= 3 && i % 3 == 0) {
 				sup_pool_free(&p, live[i - 2]);
 				live[i - 2] = NULL;
 			}
 		}
+		/* every block still live holds its own pattern: no two overlapped */
+		for (int i = 0; i < 40; i++)
+			TU_CHECK_MSG(!live[i] || holds(live[i], ((size_t)1 << 16) * (size_t)(1 + i % 7), i),
+				     "step %d: block %d was overwritten", step, i);
 	}
 	TU_CHECK_MSG(cnt.allocs == allocs_before, "steady-state steps must not allocate (%d calls)",
 		     cnt.allocs - allocs_before);
@@ -178,6 +228,7 @@ int main(void)
 	test_status();
 	test_arena();
 	test_pool();
+	test_huge_requests();
 	test_philox();
 	test_rng_stream();
 	return tu_finish("base");

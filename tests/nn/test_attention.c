@@ -251,6 +251,39 @@ static void test_dropout_and_errors(void)
 	sup_ctx_deinit(&c);
 }
 
+/* The fused op has no gradient for its mask: a mask that requires grad is refused (SUP_ERR_ARG)
+ * while grad mode is on instead of silently getting none; a constant mask, or any mask under
+ * no-grad, is fine. */
+static void test_mask_requires_grad(void)
+{
+	struct sup_ctx c;
+	tu_ctx(&c, 9);
+	struct sup_rng r = sup_rng_make(9, 1);
+	struct sup_tensor *q = tu_rand(&c, &r, SUP_F32, TU_SHAPE(2, 3, 4), -1, 1);
+	struct sup_tensor *k = tu_rand(&c, &r, SUP_F32, TU_SHAPE(2, 5, 4), -1, 1);
+	struct sup_tensor *v = tu_rand(&c, &r, SUP_F32, TU_SHAPE(2, 5, 4), -1, 1);
+	struct sup_tensor *mask = tu_rand(&c, &r, SUP_F32, TU_SHAPE(1, 1, 3, 5), -1, 1);
+	q->requires_grad = true;
+	TU_CHECK(sup_attention(&c, q, k, v, mask, 2, 0.5) != NULL && sup_ctx_status(&c) == SUP_OK);
+	mask->requires_grad = true;
+	TU_CHECK(sup_attention(&c, q, k, v, mask, 2, 0.5) == NULL);
+	TU_CHECK_MSG(sup_ctx_status(&c) == SUP_ERR_ARG && strstr(sup_ctx_error(&c), "mask requires grad"), "%s: %s",
+		     sup_status_str(sup_ctx_status(&c)), sup_ctx_error(&c));
+	sup_ctx_clear_error(&c);
+	/* a mask computed from a tensor that requires grad (it requires grad by recording) */
+	struct sup_tensor *bias = tu_rand(&c, &r, SUP_F32, TU_SHAPE(1, 1, 1, 5), -1, 1);
+	bias->requires_grad = true;
+	mask->requires_grad = false;
+	TU_CHECK(sup_attention(&c, q, k, v, sup_add(&c, mask, bias), 2, 0.5) == NULL &&
+		 sup_ctx_status(&c) == SUP_ERR_ARG);
+	sup_ctx_clear_error(&c);
+	mask->requires_grad = true;
+	sup_no_grad_begin(&c);
+	TU_CHECK(sup_attention(&c, q, k, v, mask, 2, 0.5) != NULL && sup_ctx_status(&c) == SUP_OK);
+	sup_no_grad_end(&c);
+	sup_ctx_deinit(&c);
+}
+
 int main(void)
 {
 	test_gradchecks();
@@ -258,5 +291,6 @@ int main(void)
 	test_mask_properties();
 	test_fully_masked();
 	test_dropout_and_errors();
+	test_mask_requires_grad();
 	return tu_finish("attention");
 }

@@ -87,8 +87,81 @@ static void gradcheck_graphs(void)
 	}
 }
 
+/* Backward keeps its scratch to itself: the bias of a linear layer used twice gets its second
+ * contribution through a scratch row, which must be released like every backward scratch, so
+ * the arena holds as much after backward as before it (both backends, both dtypes). */
+static void backward_scratch_released(void)
+{
+	for (int k = 0; k < 3; k++) {
+		const enum sup_backend be = k == 1 ? SUP_BACKEND_REF : SUP_BACKEND_CPU;
+		const enum sup_dtype dt = k == 2 ? SUP_F64 : SUP_F32;
+		struct sup_ctx c;
+		tu_ctx(&c, 2);
+		c.backend = be;
+		struct sup_rng r = sup_rng_make(3, (uint64_t)k);
+		struct sup_tensor *x = tu_rand(&c, &r, dt, TU_SHAPE(5, 7), -1, 1);
+		struct sup_tensor *w = tu_rand(&c, &r, dt, TU_SHAPE(3, 7), -1, 1);
+		struct sup_tensor *b = tu_rand(&c, &r, dt, TU_SHAPE(3), -1, 1);
+		w->requires_grad = b->requires_grad = true;
+		struct sup_tensor *y = sup_add(&c, sup_linear(&c, x, w, b), sup_linear(&c, sup_neg(&c, x), w, b));
+		struct sup_tensor *g = tu_rand(&c, &r, dt, TU_SHAPE(5, 3), -1, 1);
+		const size_t used = c.arena.used;
+		TU_CHECK(y && g && sup_backward_grad(&c, y, g->data) == SUP_OK);
+		TU_CHECK_MSG(c.arena.used == used, "backend %d %s: backward left %zu bytes in the arena", (int)be,
+			     sup_dtype_name(dt), c.arena.used - used);
+		/* db = 2 * column sums of g (the two contributions) */
+		for (int j = 0; j < 3; j++) {
+			double want = 0;
+			for (int i = 0; i < 5; i++)
+				want += 2 * sup_tensor_get(g, i * 3 + j);
+			TU_CHECK_NEAR(sup_tensor_grad_get(b, j), want, 1e-5);
+		}
+		sup_ctx_deinit(&c);
+	}
+}
+
+/* A persistent leaf (its struct and data outside the arena, like a caller's input) that requires
+ * grad gets a pooled gradient; sup_ctx_reset frees the pool's blocks, so in the next step that
+ * pointer is stale. The leaf must then get a fresh gradient holding only the new step's value,
+ * and the stale block, by now another tensor's gradient, must not be written. */
+static void leaf_across_steps(void)
+{
+	struct sup_ctx c;
+	tu_ctx(&c, 4);
+	float xd[6] = { 0.5f, -1, 2, 0.25f, 3, -2 };
+	struct sup_tensor x;
+	sup_tensor_init(&x, SUP_F32, 2, (const int64_t[]){ 2, 3 }, xd);
+	x.requires_grad = true;
+	for (int step = 0; step < 3; step++) {
+		/* the other gradients of the step come first and take the pool's first blocks */
+		struct sup_rng r = sup_rng_make(5, (uint64_t)step);
+		struct sup_tensor *z = tu_rand(&c, &r, SUP_F32, TU_SHAPE(2, 3), -1, 1);
+		z->requires_grad = true;
+		const double k = 2 + step; /* d/dx sum(k x + z^2 x) = k + z^2, d/dz = 2 z x */
+		struct sup_tensor *zz = sup_mul(&c, z, z);
+		struct sup_tensor *y = sup_sum(&c, sup_mul(&c, sup_add_scalar(&c, zz, k), &x), NULL, 0, false);
+		TU_CHECK_MSG(y && sup_backward(&c, y) == SUP_OK, "step %d: %s", step, sup_ctx_error(&c));
+		bool ok_x = x.grad != NULL, ok_z = z->grad != NULL;
+		for (int i = 0; i < 6 && ok_x && ok_z; i++) {
+			const double zi = sup_tensor_get(z, i);
+			ok_x = fabs(sup_tensor_grad_get(&x, i) - (k + zi * zi)) <= 1e-5;
+			ok_z = fabs(sup_tensor_grad_get(z, i) - 2 * zi * xd[i]) <= 1e-5;
+		}
+		TU_CHECK_MSG(ok_x, "step %d: the leaf's gradient is not the step's own", step);
+		TU_CHECK_MSG(ok_z, "step %d: another gradient was overwritten", step);
+		sup_ctx_reset(&c);
+	}
+	/* Releasing a stale gradient forgets it and gives nothing back to the pool (its block is
+	 * no longer the leaf's). */
+	sup_grad_release(&c, &x);
+	TU_CHECK(x.grad == NULL && !x.grad_pooled && c.grad_pool.used == 0);
+	sup_ctx_deinit(&c);
+}
+
 int main(void)
 {
+	leaf_across_steps();
+	backward_scratch_released();
 	gradcheck_graphs();
 	for (int which = 0; which < 4; which++) {
 		float fa[48], fb[8], ra[48], rb[8];

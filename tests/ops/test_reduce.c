@@ -168,44 +168,44 @@ static void test_gradients(enum sup_dtype dt, enum sup_backend be)
 	x->requires_grad = true;
 	backward_with(&c, sup_max(&c, x, AX(1), false), (const double[]){ 1, 2 });
 	TU_CHECK(grad_is(x, (const double[]){ 1, 0, 0, 0, 2, 0 }, tol));
-	x->grad = NULL;
+	sup_grad_release(&c, x);
 	backward_with(&c, sup_max(&c, x, NULL, 0, false), (const double[]){ 3 });
 	TU_CHECK(grad_is(x, (const double[]){ 0, 0, 0, 0, 3, 0 }, tol));
-	x->grad = NULL;
+	sup_grad_release(&c, x);
 	backward_with(&c, sup_max(&c, x, AX(0), true), (const double[]){ 1, 1, 1 });
 	TU_CHECK(grad_is(x, (const double[]){ 1, 0, 0, 0, 1, 1 }, tol));
-	x->grad = NULL;
+	sup_grad_release(&c, x);
 	/* A transposed view: columns of x^T are rows of x. */
 	backward_with(&c, sup_max(&c, sup_transpose(&c, x, 0, 1), AX(0), false), (const double[]){ 1, 2 });
 	TU_CHECK(grad_is(x, (const double[]){ 1, 0, 0, 0, 2, 0 }, tol));
-	x->grad = NULL;
+	sup_grad_release(&c, x);
 	/* sum / mean / var / logsumexp on a row: dvar = 2 (x - mean) / (n - 1). */
 	struct sup_tensor *a = from(&c, dt, TU_SHAPE(3), (const double[]){ 1, 2, 3 });
 	a->requires_grad = true;
 	backward_with(&c, sup_var(&c, a, NULL, 0, 1, false), (const double[]){ 1 });
 	TU_CHECK(grad_is(a, (const double[]){ -1, 0, 1 }, tol));
-	a->grad = NULL;
+	sup_grad_release(&c, a);
 	backward_with(&c, sup_mean(&c, a, AX(0), true), (const double[]){ 3 });
 	TU_CHECK(grad_is(a, (const double[]){ 1, 1, 1 }, tol));
-	a->grad = NULL;
+	sup_grad_release(&c, a);
 	backward_with(&c, sup_logsumexp(&c, a, AX(0), false), (const double[]){ 1 });
 	TU_CHECK(grad_is(a, (const double[]){ 0.09003057317038046, 0.24472847105479767, 0.6652409557748219 }, tol));
-	a->grad = NULL;
+	sup_grad_release(&c, a);
 	/* softmax with g = e0: dx = y (e0 - y0). */
 	const double y0 = 0.09003057317038046, y1 = 0.24472847105479767, y2 = 0.6652409557748219;
 	backward_with(&c, sup_softmax(&c, a, 0), (const double[]){ 1, 0, 0 });
 	TU_CHECK(grad_is(a, (const double[]){ y0 * (1 - y0), -y1 * y0, -y2 * y0 }, tol));
-	a->grad = NULL;
+	sup_grad_release(&c, a);
 	/* log_softmax with g = 1: dx = 1 - 3 y. */
 	backward_with(&c, sup_log_softmax(&c, a, 0), (const double[]){ 1, 1, 1 });
 	TU_CHECK(grad_is(a, (const double[]){ 1 - 3 * y0, 1 - 3 * y1, 1 - 3 * y2 }, tol));
-	a->grad = NULL;
+	sup_grad_release(&c, a);
 	/* l2_normalize of [3, 4] with g = [1, 0]: ([1, 0] - 0.6 [0.6, 0.8]) / 5; clamped: g / eps. */
 	struct sup_tensor *p = from(&c, dt, TU_SHAPE(2), (const double[]){ 3, 4 });
 	p->requires_grad = true;
 	backward_with(&c, sup_l2_normalize(&c, p, 0, 1e-12), (const double[]){ 1, 0 });
 	TU_CHECK(grad_is(p, (const double[]){ 0.128, -0.096 }, tol));
-	p->grad = NULL;
+	sup_grad_release(&c, p);
 	backward_with(&c, sup_l2_normalize(&c, p, 0, 10), (const double[]){ 1, 2 });
 	TU_CHECK(grad_is(p, (const double[]){ 0.1, 0.2 }, tol));
 	TU_CHECK(sup_ctx_status(&c) == SUP_OK);

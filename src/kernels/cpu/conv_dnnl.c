@@ -9,8 +9,14 @@
  * geometry has been seen. PyTorch's mkldnn convolution does the same round trip.
  *
  * Creating primitives is slow (JIT code generation) and allocates, so a cache per context keeps
- * one entry per (geometry, pass, bias, accumulate): the first step creates, later steps only
- * point memory objects at new buffers (dnnl_memory_set_data_handle) and execute. oneDNN itself
+ * one entry per (geometry, pass, bias, accumulate, thread count): the first step creates, later
+ * steps only point memory objects at new buffers (dnnl_memory_set_data_handle) and execute. The
+ * thread count is part of the key because oneDNN fixes a primitive's split of the work over
+ * threads when it creates it (omp_get_max_threads() then): after omp_set_num_threads, a cached
+ * primitive would keep running on the old count. The cache holds at most SUP_DNNL_CONV_MAX_ENTRIES
+ * entries (sup_dnnl_conv_set_limit) and evicts the least recently used one, destroying its
+ * primitives, so a run that meets ever new shapes (batch sizes, image sizes) does not grow it
+ * without bound; one training step needs far fewer entries than the limit. oneDNN itself
  * allocates a few small bookkeeping objects inside each dnnl_primitive_execute (its argument
  * map); those go to the C++ allocator, outside our allocator hooks. */
 #include "kernels/conv.h"
@@ -18,6 +24,7 @@
 #ifdef SELFSUP_HAVE_DNNL
 
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 #include <string.h>
 
 /* One tensor argument of a pass: the user's NCHW/OIHW memory and, when the primitive wants
@@ -34,7 +41,9 @@ struct dc_entry {
 	struct sup_conv_geom g;
 	enum sup_conv_pass pass;
 	bool bias, accumulate;
-	bool ok; /* false: oneDNN cannot run this geometry; the caller falls back */
+	int threads;       /* omp_get_max_threads() when it was made */
+	uint64_t last_use; /* the cache's clock at the last prepare that returned it */
+	bool ok;           /* false: oneDNN cannot run this geometry; the caller falls back */
 	dnnl_primitive_t prim;
 	struct dc_slot in[2], out;
 	dnnl_memory_t bias_mem, scratch;
@@ -46,7 +55,10 @@ struct sup_dnnl_conv {
 	dnnl_engine_t engine;
 	dnnl_stream_t stream;
 	struct dc_entry *entries;
-	int n, cap;
+	int n, cap;       /* entries in use, allocated */
+	int limit;        /* most entries kept */
+	uint64_t clock;   /* counts prepares, for least-recently-used eviction */
+	uint64_t builds;  /* entries made (tests check hits and evictions) */
 };
 
 #define WORK_ALIGN 64
@@ -63,6 +75,7 @@ struct sup_dnnl_conv *sup_dnnl_conv_new(struct sup_allocator alloc)
 		return NULL;
 	memset(dc, 0, sizeof *dc);
 	dc->alloc = alloc;
+	dc->limit = SUP_DNNL_CONV_MAX_ENTRIES;
 	if (dnnl_engine_create(&dc->engine, dnnl_cpu, 0) != dnnl_success) {
 		sup_free(&alloc, dc);
 		return NULL;
@@ -316,21 +329,21 @@ static bool same_geom(const struct sup_conv_geom *a, const struct sup_conv_geom 
 	       a->ph == b->ph && a->pw == b->pw && a->dh == b->dh && a->dw == b->dw && a->G == b->G;
 }
 
-const struct sup_dnnl_conv_entry *sup_dnnl_conv_prepare(struct sup_dnnl_conv *dc, const struct sup_conv_geom *g,
-							enum sup_conv_pass pass, bool bias, bool accumulate,
-							size_t *work_bytes)
+/* A free slot for a new entry: a new one while under the limit (growing the array), else the
+ * least recently used entry, destroyed. NULL when the array cannot grow. */
+static struct dc_entry *free_slot(struct sup_dnnl_conv *dc)
 {
-	if (!dc || g->N < 1 || g->C < 1 || g->K < 1 || g->OH < 1 || g->OW < 1)
-		return NULL;
-	for (int i = 0; i < dc->n; i++) {
-		struct dc_entry *e = &dc->entries[i];
-		if (e->pass == pass && e->bias == bias && e->accumulate == accumulate && same_geom(&e->g, g)) {
-			*work_bytes = e->work_bytes;
-			return e->ok ? (const struct sup_dnnl_conv_entry *)e : NULL;
-		}
+	if (dc->n >= dc->limit && dc->n > 0) {
+		struct dc_entry *lru = &dc->entries[0];
+		for (int i = 1; i < dc->n; i++)
+			if (dc->entries[i].last_use < lru->last_use)
+				lru = &dc->entries[i];
+		entry_destroy(lru);
+		return lru;
 	}
 	if (dc->n == dc->cap) {
 		int cap = dc->cap ? 2 * dc->cap : 16;
+		cap = cap < dc->limit ? cap : dc->limit;
 		struct dc_entry *grown = sup_alloc(&dc->alloc, sizeof *grown * (size_t)cap, 64);
 		if (!grown)
 			return NULL;
@@ -340,17 +353,65 @@ const struct sup_dnnl_conv_entry *sup_dnnl_conv_prepare(struct sup_dnnl_conv *dc
 		dc->entries = grown;
 		dc->cap = cap;
 	}
-	struct dc_entry *e = &dc->entries[dc->n++];
+	return &dc->entries[dc->n++];
+}
+
+const struct sup_dnnl_conv_entry *sup_dnnl_conv_prepare(struct sup_dnnl_conv *dc, const struct sup_conv_geom *g,
+							enum sup_conv_pass pass, bool bias, bool accumulate,
+							size_t *work_bytes)
+{
+	*work_bytes = 0;
+	if (!dc || g->N < 1 || g->C < 1 || g->K < 1 || g->OH < 1 || g->OW < 1)
+		return NULL;
+	const int threads = omp_get_max_threads();
+	dc->clock++;
+	for (int i = 0; i < dc->n; i++) {
+		struct dc_entry *e = &dc->entries[i];
+		if (e->pass == pass && e->bias == bias && e->accumulate == accumulate && e->threads == threads &&
+		    same_geom(&e->g, g)) {
+			e->last_use = dc->clock;
+			*work_bytes = e->work_bytes;
+			return e->ok ? (const struct sup_dnnl_conv_entry *)e : NULL;
+		}
+	}
+	struct dc_entry *e = free_slot(dc);
+	if (!e)
+		return NULL;
 	memset(e, 0, sizeof *e);
 	e->g = *g;
 	e->pass = pass;
 	e->bias = bias;
 	e->accumulate = accumulate;
+	e->threads = threads;
+	e->last_use = dc->clock;
 	e->ok = entry_build(dc, e);
+	dc->builds++;
 	if (!e->ok)
 		entry_destroy(e); /* remembered as unsupported: the fallback runs without retrying */
 	*work_bytes = e->work_bytes;
 	return e->ok ? (const struct sup_dnnl_conv_entry *)e : NULL;
+}
+
+void sup_dnnl_conv_set_limit(struct sup_dnnl_conv *dc, int max_entries)
+{
+	if (!dc)
+		return;
+	dc->limit = max_entries > 1 ? max_entries : 1;
+	while (dc->n > dc->limit) {
+		/* drop the least recently used entries; the survivors stay packed at the front */
+		int lru = 0;
+		for (int i = 1; i < dc->n; i++)
+			if (dc->entries[i].last_use < dc->entries[lru].last_use)
+				lru = i;
+		entry_destroy(&dc->entries[lru]);
+		dc->entries[lru] = dc->entries[--dc->n];
+	}
+}
+
+void sup_dnnl_conv_stats(const struct sup_dnnl_conv *dc, int *entries, uint64_t *builds)
+{
+	*entries = dc ? dc->n : 0;
+	*builds = dc ? dc->builds : 0;
 }
 
 /* ---- running ----------------------------------------------------------------------------------- */
@@ -427,6 +488,18 @@ bool sup_dnnl_conv_run(struct sup_dnnl_conv *dc, const struct sup_dnnl_conv_entr
 {
 	(void)dc, (void)entry, (void)out, (void)in0, (void)in1, (void)bias, (void)work;
 	return false;
+}
+
+void sup_dnnl_conv_set_limit(struct sup_dnnl_conv *dc, int max_entries)
+{
+	(void)dc, (void)max_entries;
+}
+
+void sup_dnnl_conv_stats(const struct sup_dnnl_conv *dc, int *entries, uint64_t *builds)
+{
+	(void)dc;
+	*entries = 0;
+	*builds = 0;
 }
 
 #endif
