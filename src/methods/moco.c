@@ -88,7 +88,8 @@ static const struct sup_cfg_key moco_v1_keys[] = {
     {"aug.jitter", SUP_CFG_FLOAT, "1", NULL, "colour-jitter strength (x 0.4)", "MoCo code", 0},
     {"schedule", SUP_CFG_ENUM, "const", "const|cosine", "schedule",
      "MoCo v1 steps lr down late (x0.1 at 60%/80%); const here, cosine is v2's change", 0},
-    {"epochs", SUP_CFG_INT, "4", NULL, "passes over the training set", "sized as simclr: ~12 min on 2 free cores", 0},
+    {"epochs", SUP_CFG_INT, "15", NULL, "passes over the training set",
+     "linear probe 87.0%, kNN 84.3%; 19 CPU-min with 1 thread incl. evaluation", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
