@@ -153,8 +153,9 @@ static void image_opts(struct sup_finetune_opts *o)
 
 static const char *const simclr_kv[] = {"optim.kind=adam", NULL};
 
-/* SimCLR's random W1 ConvNet learns the textures; its parameters (and BN buffers) and its own
- * optimizer are exactly as before afterwards; the same seed gives the same numbers, bit for bit. */
+/* SimCLR's random W1 ConvNet learns the textures; its parameters (and BN buffers), train/eval
+ * mode and its own optimizer are exactly as before afterwards; the same seed gives the same
+ * numbers, bit for bit. */
 static void test_images_learn_restore_determinism(void)
 {
 	struct sup_config *cfg = NULL;
@@ -167,6 +168,9 @@ static void test_images_learn_restore_determinism(void)
 	float *before = blocks(p.model), *slots = malloc(sizeof(float) * (size_t)p.model->n_params);
 	memcpy(slots, p.optim->slot1, sizeof(float) * (size_t)p.model->n_params);
 	int64_t optim_steps = p.optim->steps;
+	/* Training mode on entry (as after a training step); the protocol's first forward switches
+	 * to eval mode, and the copy it restores must be the one from before that. */
+	sup_model_set_training(p.model, true);
 	struct sup_finetune_opts o;
 	image_opts(&o);
 	struct sup_finetune_result r1, r2, r3;
@@ -179,6 +183,7 @@ static void test_images_learn_restore_determinism(void)
 	TU_CHECK(r1.steps == 5 * (96 / 16) && r1.epochs_run == 5 && r1.best_epoch >= 1 && r1.best_epoch <= 5);
 	TU_CHECK(r1.val_top1 >= 0 && r1.val_top1 <= 1);
 	TU_CHECK_MSG(same_blocks(p.model, before), "the method's parameters or buffers were not restored");
+	TU_CHECK_MSG(p.model->training, "the method's train/eval mode was not restored");
 	TU_CHECK(p.optim->steps == optim_steps &&
 		 memcmp(slots, p.optim->slot1, sizeof(float) * (size_t)p.model->n_params) == 0);
 	TU_CHECK(sup_eval_finetune(&sup_method_simclr, st, &a, NULL, &b, &o, &r2, err, sizeof err) == SUP_OK);
@@ -193,6 +198,7 @@ static void test_images_learn_restore_determinism(void)
 	o.keep = true;
 	TU_CHECK(sup_eval_finetune(&sup_method_simclr, st, &a, NULL, &b, &o, &r2, err, sizeof err) == SUP_OK);
 	TU_CHECK(!same_blocks(p.model, before) && r2.top1 == r1.top1);
+	TU_CHECK_MSG(p.model->training, "keep: the train/eval mode is not the one of entry");
 	free(before);
 	free(slots);
 	mem_free(&tr);
