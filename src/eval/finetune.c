@@ -6,10 +6,14 @@
  * representation lives in them and forward_features reads them), so their parameter and buffer
  * blocks and train/eval flags are copied on entry, before anything touches them, and copied back
  * on exit. The method's own optimizer is untouched: fine-tuning has optimizers of its own, one
- * per part model plus one for the head (an optimizer works on one model's blocks). Parameters
- * of a part that the representation does not use (projection heads, decoders, momentum
- * encoders) get zero gradients; with Adam they do not move, and whatever moves there is restored
- * anyway. */
+ * per part model plus one for the head (an optimizer works on one model's blocks).
+ *
+ * Only what the loss reaches is optimised. Parameters the representation does not use
+ * (projection heads, decoders, momentum encoders, memory banks) get no gradient, but weight
+ * decay alone would still shrink them. So every parameter starts in a frozen optimizer group
+ * (learning rate and decay 0: with a zero gradient SGD, Adam and AdamW leave it bit for bit)
+ * and joins its own group at the first step whose gradient reaches it, as PyTorch's optimizers
+ * skip a parameter whose .grad is None. */
 #include "eval/internal.h"
 #include "selfsup/autograd.h"
 #include "selfsup/optim.h"
@@ -52,6 +56,7 @@ struct ft {
 	struct sup_model *models[FT_MAX_MODELS];
 	int n_models; /* the method's distinct part models, then the head */
 	struct sup_optim optim[FT_MAX_MODELS];
+	int frozen[FT_MAX_MODELS]; /* the group of optim[i] that no gradient has reached yet */
 	int n_optim;
 	struct sup_model head;
 	struct sup_linear fc;
@@ -265,8 +270,32 @@ static enum sup_status setup_head_optim(struct ft *f, char *err, size_t es)
 		if ((s = sup_optim_init(&f->optim[i], f->models[i], &oc)) != SUP_OK)
 			return sup_errf(err, es, s, "finetune: optimizer: %s", sup_status_str(s));
 		f->n_optim++;
+		f->frozen[i] = sup_optim_add_group(&f->optim[i], 0, 0);
+		SUP_ASSERT(f->frozen[i] >= 0);
+		sup_optim_assign(&f->optim[i], "", f->frozen[i]); /* every parameter */
 	}
 	return SUP_OK;
+}
+
+/* Moves the frozen parameters that this step's gradient reaches (anywhere nonzero) to the group
+ * sup_optim_init gave them: 1 for the no-decay ones (optim.h), else 0. */
+static void thaw_reached(struct ft *f)
+{
+	for (int i = 0; i < f->n_optim; i++) {
+		struct sup_optim *o = &f->optim[i];
+		const struct sup_model *m = o->model;
+		for (int e = 0; e < m->n_entries; e++) {
+			const struct sup_model_entry *en = &m->entries[e];
+			if (en->kind != SUP_KIND_PARAM || o->group_of[e] != f->frozen[i])
+				continue;
+			const float *g = m->grads + en->offset;
+			int64_t n = sup_tensor_numel(&en->t), k = 0;
+			while (k < n && g[k] == 0)
+				k++;
+			if (k < n)
+				o->group_of[e] = o->cfg.exclude_no_decay && (en->flags & SUP_PARAM_NO_DECAY) ? 1 : 0;
+		}
+	}
 }
 
 /* ---- training and scoring ------------------------------------------------------------------- */
@@ -324,6 +353,7 @@ static enum sup_status train_step(struct ft *f, const struct sup_finetune_split 
 		return sup_ctx_status(c);
 	if (f->o->grad_clip > 0)
 		clip_global(f, f->o->grad_clip);
+	thaw_reached(f);
 	for (int i = 0; i < f->n_optim; i++)
 		sup_optim_step(&f->optim[i], lr);
 	*loss = sup_tensor_get(l, 0);
