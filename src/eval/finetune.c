@@ -25,6 +25,8 @@
 #define FT_MAX_MODELS (SUP_MAX_PARTS + 1) /* the method's part models, then the head */
 #define FT_PI	      3.14159265358979323846
 
+/* The image set of src/cli/eval_finetune.c's tables, which cite the sources (tests/cli/test_cli.c
+ * checks that they agree). */
 void sup_finetune_opts_default(struct sup_finetune_opts *o)
 {
 	*o = (struct sup_finetune_opts){
