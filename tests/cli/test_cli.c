@@ -166,9 +166,10 @@ static void test_list_and_help(void)
  * table, the one source docs/eval.md points to) are the library's sup_finetune_opts_default. */
 static void test_finetune_defaults_agree(void)
 {
-	static const char *const optims[] = {[SUP_OPTIM_ADAM] = "adam", [SUP_OPTIM_ADAMW] = "adamw", [SUP_OPTIM_SGD] = "sgd"};
-	static const char *const scheds[] = {[SUP_FT_SCHED_CONST] = "const", [SUP_FT_SCHED_LINEAR] = "linear",
-					     [SUP_FT_SCHED_COSINE] = "cosine"};
+	static const char *const optims[] = {
+	    [SUP_OPTIM_ADAM] = "adam", [SUP_OPTIM_ADAMW] = "adamw", [SUP_OPTIM_SGD] = "sgd"};
+	static const char *const scheds[] = {
+	    [SUP_FT_SCHED_CONST] = "const", [SUP_FT_SCHED_LINEAR] = "linear", [SUP_FT_SCHED_COSINE] = "cosine"};
 	struct sup_finetune_opts o;
 	sup_finetune_opts_default(&o);
 	const struct {
@@ -185,7 +186,8 @@ static void test_finetune_defaults_agree(void)
 		   {"max_steps", (double)o.max_steps},
 		   {"seed", (double)o.seed}};
 	struct res r = run("eval finetune --help");
-	char *img = strstr(r.out, "finetune options, images"), *end = img ? strstr(img, "finetune options, text") : NULL;
+	char *img = strstr(r.out, "finetune options, images"),
+	     *end = img ? strstr(img, "finetune options, text") : NULL;
 	TU_CHECK_MSG(r.rc == 0 && img && end, "eval finetune --help: %s", r.out);
 	if (end)
 		*end = 0; /* the image set only */
@@ -193,8 +195,9 @@ static void test_finetune_defaults_agree(void)
 	for (size_t i = 0; img && i < sizeof num / sizeof num[0]; i++) {
 		snprintf(key, sizeof key, "  finetune.%s=", num[i].key);
 		const char *v = strstr(img, key);
-		TU_CHECK_MSG(v && strtod(v + strlen(key), NULL) == num[i].want, "finetune.%s: --help says %.12s, the library %g",
-			     num[i].key, v ? v + strlen(key) : "nothing", num[i].want);
+		TU_CHECK_MSG(v && strtod(v + strlen(key), NULL) == num[i].want,
+			     "finetune.%s: --help says %.12s, the library %g", num[i].key,
+			     v ? v + strlen(key) : "nothing", num[i].want);
 	}
 	snprintf(key, sizeof key, "  finetune.optim=%s ", optims[o.optim]);
 	TU_CHECK_MSG(img && strstr(img, key), "finetune.optim: the library's is %s", optims[o.optim]);

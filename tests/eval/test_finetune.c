@@ -339,7 +339,8 @@ static void test_unused_parameters_untouched(void)
 		char err[512] = "";
 		TU_CHECK_MSG(sup_eval_finetune(ms[k], st, &a, NULL, &b, &o, &r, err, sizeof err) == SUP_OK, "%s: %s",
 			     ms[k]->name, err);
-		TU_CHECK_MSG(r.encoder_change > 1e-3, "%s: the encoder did not move (%g)", ms[k]->name, r.encoder_change);
+		TU_CHECK_MSG(r.encoder_change > 1e-3, "%s: the encoder did not move (%g)", ms[k]->name,
+			     r.encoder_change);
 		int n_unused = 0;
 		for (int i = 0; i < np; i++) {
 			const struct sup_model *md = p[i].model;
