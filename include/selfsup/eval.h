@@ -325,9 +325,10 @@ struct sup_finetune_opts {
 	void *progress_user;
 };
 
-/* Defaults for images and vectors (n_classes must still be set): 3 epochs of Adam, lr 1e-3,
- * batch 256, no weight decay, cosine decay without warm-up, val_fraction 0.1, seed 0. The
- * modality presets (text, graphs) are the caller's (src/cli/eval_finetune.c cites them). */
+/* Defaults for images and vectors (n_classes must still be set): those `selfsup eval finetune
+ * --help` prints for them, whose sources src/cli/eval_finetune.c cites (tests/cli/test_cli.c
+ * checks that the two agree); SGD momentum 0.9. The modality presets (text, graphs) are the
+ * caller's (the same file). */
 void sup_finetune_opts_default(struct sup_finetune_opts *o);
 
 struct sup_finetune_result {

@@ -5,10 +5,12 @@
  *
  * Options are a typed config (run.h) rather than ad-hoc parsing so that a mistyped key or value
  * is an error naming it and the closest valid key, as for training configs. Defaults differ by
- * modality because the literature's recipes do (a small convnet trained with Adam at 1e-3
- * diverges less than a Transformer fine-tuned at 1e-4 would need); the image set is the base
- * schema and the text and graph sets redefine some keys, the way a method redefines common
- * keys. Every default cites where it comes from (`selfsup eval --help` prints them). */
+ * modality because the literature's recipes do (a short Adam run for small convnets, BERT's for
+ * Transformers, GCN's for graphs); the image set is the base schema and the text and graph sets
+ * redefine some keys, the way a method redefines common keys. These tables are the one source of
+ * the defaults: every default cites where it comes from, `selfsup eval finetune --help` prints
+ * them and docs/eval.md points there; sup_finetune_opts_default's image set is checked against
+ * them (tests/cli/test_cli.c). */
 #include "cli/cli.h"
 #include "selfsup/data.h"
 #include "selfsup/eval.h"
@@ -32,7 +34,7 @@ static const struct sup_cfg_key ft_keys[] = {
     {"finetune.lr", SUP_CFG_FLOAT, "0.001", NULL, "peak learning rate of encoder and head",
      "Adam's default (Kingma & Ba 2015); 1e-3..1e-4 is the usual range for small convnets", 0},
     {"finetune.optim", SUP_CFG_ENUM, "adam", FT_OPTIM_CHOICES, "optimizer (sgd: Nesterov momentum 0.9)",
-     "Adam for short runs (SimCLR App. B.6: Nesterov SGD)", 0},
+     "Adam for short runs (SimCLR App. B.6: Nesterov SGD, lr 0.05 x B/256)", 0},
     {"finetune.weight_decay", SUP_CFG_FLOAT, "0", NULL, "weight decay (biases and norm parameters excluded)",
      "SimCLR App. B.6: no regularisation", 0},
     {"finetune.schedule", SUP_CFG_ENUM, "cosine", FT_SCHED_CHOICES, "learning-rate decay over the planned steps",
@@ -91,7 +93,7 @@ static const struct sup_cfg_key ft_graph_keys[] = {
      "Kipf & Welling 2017 (constant)", 0},
     {"finetune.patience", SUP_CFG_INT, "20", NULL,
      "stop after this many epochs without a better validation accuracy (0: run all epochs)",
-     "Kipf & Welling 2017 §5.2 (10, on the validation loss)", 0},
+     "Kipf & Welling 2017 §5.2 (10, on the validation loss; accuracy is coarser)", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
@@ -257,7 +259,7 @@ static void ft_opts(struct sup_finetune_opts *o, const struct sup_config *c, int
 {
 	static const enum sup_optim_kind optims[] = {SUP_OPTIM_ADAM, SUP_OPTIM_ADAMW, SUP_OPTIM_SGD};
 	static const enum sup_finetune_schedule scheds[] = {SUP_FT_SCHED_CONST, SUP_FT_SCHED_LINEAR, SUP_FT_SCHED_COSINE};
-	sup_finetune_opts_default(o);
+	sup_finetune_opts_default(o); /* and its SGD momentum (SimCLR App. B.6) */
 	o->n_classes = n_classes;
 	o->epochs = sup_config_int(c, "finetune.epochs");
 	o->batch_size = sup_config_int(c, "finetune.batch_size");
@@ -265,7 +267,6 @@ static void ft_opts(struct sup_finetune_opts *o, const struct sup_config *c, int
 	o->optim = optims[sup_config_enum(c, "finetune.optim")];
 	o->lr = sup_config_float(c, "finetune.lr");
 	o->weight_decay = sup_config_float(c, "finetune.weight_decay");
-	o->momentum = 0.9; /* SGD: SimCLR App. B.6 */
 	o->warmup = sup_config_float(c, "finetune.warmup");
 	o->schedule = scheds[sup_config_enum(c, "finetune.schedule")];
 	o->grad_clip = sup_config_float(c, "finetune.grad_clip");

@@ -4,11 +4,16 @@
  *
  * State that must not leak out of an evaluation: the method's parts are trained in place (the
  * representation lives in them and forward_features reads them), so their parameter and buffer
- * blocks are copied on entry and copied back on exit. The method's own optimizer is untouched:
- * fine-tuning has optimizers of its own, one per part model plus one for the head (an optimizer
- * works on one model's blocks). Parameters of a part that the representation does not use
- * (projection heads, decoders, momentum encoders) get zero gradients; with Adam they do not
- * move, and whatever moves there is restored anyway. */
+ * blocks and train/eval flags are copied on entry, before anything touches them, and copied back
+ * on exit. The method's own optimizer is untouched: fine-tuning has optimizers of its own, one
+ * per part model plus one for the head (an optimizer works on one model's blocks).
+ *
+ * Only what the loss reaches is optimised. Parameters the representation does not use
+ * (projection heads, decoders, momentum encoders, memory banks) get no gradient, but weight
+ * decay alone would still shrink them. So every parameter starts in a frozen optimizer group
+ * (learning rate and decay 0: with a zero gradient SGD, Adam and AdamW leave it bit for bit)
+ * and joins its own group at the first step whose gradient reaches it, as PyTorch's optimizers
+ * skip a parameter whose .grad is None. */
 #include "eval/internal.h"
 #include "selfsup/autograd.h"
 #include "selfsup/optim.h"
@@ -20,6 +25,8 @@
 #define FT_MAX_MODELS (SUP_MAX_PARTS + 1) /* the method's part models, then the head */
 #define FT_PI	      3.14159265358979323846
 
+/* The image set of src/cli/eval_finetune.c's tables, which cite the sources (tests/cli/test_cli.c
+ * checks that they agree). */
 void sup_finetune_opts_default(struct sup_finetune_opts *o)
 {
 	*o = (struct sup_finetune_opts){
@@ -37,10 +44,11 @@ void sup_finetune_opts_default(struct sup_finetune_opts *o)
 	};
 }
 
-/* Copies of the parameter and buffer blocks and the train/eval flag of every model. */
+/* Copies of the parameter and buffer blocks and the train/eval flag of models 0..n-1. */
 struct ft_snapshot {
 	float *p[FT_MAX_MODELS], *b[FT_MAX_MODELS];
 	bool training[FT_MAX_MODELS];
+	int n;
 };
 
 struct ft {
@@ -50,10 +58,11 @@ struct ft {
 	struct sup_model *models[FT_MAX_MODELS];
 	int n_models; /* the method's distinct part models, then the head */
 	struct sup_optim optim[FT_MAX_MODELS];
+	int frozen[FT_MAX_MODELS]; /* the group of optim[i] that no gradient has reached yet */
 	int n_optim;
 	struct sup_model head;
 	struct sup_linear fc;
-	struct ft_snapshot orig, best;
+	struct ft_snapshot orig, best; /* orig: the method's parts; best: the parts and the head */
 	bool have_orig, have_best;
 	struct sup_ctx c;
 	int64_t C, D;
@@ -91,10 +100,12 @@ static void snapshot_free(struct ft_snapshot *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* A snapshot of the models there are now. */
 static enum sup_status snapshot_alloc(struct ft *f, struct ft_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
-	for (int i = 0; i < f->n_models; i++) {
+	s->n = f->n_models;
+	for (int i = 0; i < s->n; i++) {
 		s->p[i] = sup_eval_alloc((size_t)f->models[i]->n_params + 1, sizeof(float));
 		s->b[i] = sup_eval_alloc((size_t)f->models[i]->n_buffers + 1, sizeof(float));
 		if (!s->p[i] || !s->b[i])
@@ -105,7 +116,7 @@ static enum sup_status snapshot_alloc(struct ft *f, struct ft_snapshot *s)
 
 static void snapshot_take(struct ft *f, struct ft_snapshot *s)
 {
-	for (int i = 0; i < f->n_models; i++) {
+	for (int i = 0; i < s->n; i++) {
 		const struct sup_model *m = f->models[i];
 		memcpy(s->p[i], m->params, sizeof(float) * (size_t)m->n_params);
 		memcpy(s->b[i], m->buffers, sizeof(float) * (size_t)m->n_buffers);
@@ -115,7 +126,7 @@ static void snapshot_take(struct ft *f, struct ft_snapshot *s)
 
 static void snapshot_put(struct ft *f, const struct ft_snapshot *s)
 {
-	for (int i = 0; i < f->n_models; i++) {
+	for (int i = 0; i < s->n; i++) {
 		struct sup_model *m = f->models[i];
 		memcpy(m->params, s->p[i], sizeof(float) * (size_t)m->n_params);
 		memcpy(m->buffers, s->b[i], sizeof(float) * (size_t)m->n_buffers);
@@ -127,7 +138,7 @@ static void snapshot_put(struct ft *f, const struct ft_snapshot *s)
 static double param_change(const struct ft *f)
 {
 	double d2 = 0, n2 = 0;
-	for (int i = 0; i + 1 < f->n_models; i++) {
+	for (int i = 0; i < f->orig.n; i++) {
 		const struct sup_model *m = f->models[i];
 		for (int64_t k = 0; k < m->n_params; k++) {
 			double a = m->params[k], b = f->orig.p[i][k];
@@ -204,8 +215,8 @@ static enum sup_status ctx_err(struct ft *f, const char *where, char *err, size_
 
 /* ---- set-up --------------------------------------------------------------------------------- */
 
-/* The method's part models (each once), and D from one frozen forward of two train examples. */
-static enum sup_status setup_models(struct ft *f, const struct sup_finetune_split *train, char *err, size_t es)
+/* The method's part models, each once. */
+static void collect_parts(struct ft *f)
 {
 	struct sup_ckpt_part parts[SUP_MAX_PARTS];
 	int np = f->m->parts(f->state, parts, SUP_MAX_PARTS);
@@ -216,6 +227,11 @@ static enum sup_status setup_models(struct ft *f, const struct sup_finetune_spli
 		if (!seen && parts[i].model)
 			f->models[f->n_models++] = parts[i].model;
 	}
+}
+
+/* D from one frozen forward of two train examples (which leaves the parts in eval mode). */
+static enum sup_status probe_dim(struct ft *f, const struct sup_finetune_split *train, char *err, size_t es)
+{
 	const int64_t idx[2] = {0, 1}, n = train->n < 2 ? train->n : 2;
 	struct sup_method_batch b;
 	memset(&b, 0, sizeof b);
@@ -256,8 +272,32 @@ static enum sup_status setup_head_optim(struct ft *f, char *err, size_t es)
 		if ((s = sup_optim_init(&f->optim[i], f->models[i], &oc)) != SUP_OK)
 			return sup_errf(err, es, s, "finetune: optimizer: %s", sup_status_str(s));
 		f->n_optim++;
+		f->frozen[i] = sup_optim_add_group(&f->optim[i], 0, 0);
+		SUP_ASSERT(f->frozen[i] >= 0);
+		sup_optim_assign(&f->optim[i], "", f->frozen[i]); /* every parameter */
 	}
 	return SUP_OK;
+}
+
+/* Moves the frozen parameters that this step's gradient reaches (anywhere nonzero) to the group
+ * sup_optim_init gave them: 1 for the no-decay ones (optim.h), else 0. */
+static void thaw_reached(struct ft *f)
+{
+	for (int i = 0; i < f->n_optim; i++) {
+		struct sup_optim *o = &f->optim[i];
+		const struct sup_model *m = o->model;
+		for (int e = 0; e < m->n_entries; e++) {
+			const struct sup_model_entry *en = &m->entries[e];
+			if (en->kind != SUP_KIND_PARAM || o->group_of[e] != f->frozen[i])
+				continue;
+			const float *g = m->grads + en->offset;
+			int64_t n = sup_tensor_numel(&en->t), k = 0;
+			while (k < n && g[k] == 0)
+				k++;
+			if (k < n)
+				o->group_of[e] = o->cfg.exclude_no_decay && (en->flags & SUP_PARAM_NO_DECAY) ? 1 : 0;
+		}
+	}
 }
 
 /* ---- training and scoring ------------------------------------------------------------------- */
@@ -315,6 +355,7 @@ static enum sup_status train_step(struct ft *f, const struct sup_finetune_split 
 		return sup_ctx_status(c);
 	if (f->o->grad_clip > 0)
 		clip_global(f, f->o->grad_clip);
+	thaw_reached(f);
 	for (int i = 0; i < f->n_optim; i++)
 		sup_optim_step(&f->optim[i], lr);
 	*loss = sup_tensor_get(l, 0);
@@ -501,15 +542,19 @@ static enum sup_status finetune(struct ft *f, const struct sup_finetune_split *t
 				const struct sup_finetune_split *val, const struct sup_finetune_split *test,
 				struct sup_finetune_result *out, char *err, size_t es)
 {
-	enum sup_status s = setup_models(f, train, err, es);
+	collect_parts(f);
+	if (snapshot_alloc(f, &f->orig) != SUP_OK)
+		return sup_errf(err, es, SUP_ERR_NOMEM, "finetune: out of memory for parameter copies");
+	/* Before anything touches the parts (the probe switches them to eval mode). */
+	snapshot_take(f, &f->orig);
+	f->have_orig = true;
+	enum sup_status s = probe_dim(f, train, err, es);
 	if (s == SUP_OK)
 		s = setup_head_optim(f, err, es);
-	if (s == SUP_OK && (snapshot_alloc(f, &f->orig) != SUP_OK || snapshot_alloc(f, &f->best) != SUP_OK))
+	if (s == SUP_OK && snapshot_alloc(f, &f->best) != SUP_OK)
 		s = sup_errf(err, es, SUP_ERR_NOMEM, "finetune: out of memory for parameter copies");
 	if (s != SUP_OK)
 		return s;
-	snapshot_take(f, &f->orig);
-	f->have_orig = true;
 	int64_t *fit = NULL, *hold = NULL, *vpos = NULL;
 	struct ft_run r = {.train = train, .val = val ? val : train, .out = out};
 	s = hold_out(f->o, train->n, val != NULL, &fit, &r.n_fit, &hold, &r.n_val, err, es);
@@ -568,6 +613,9 @@ enum sup_status sup_eval_finetune(const struct sup_method *m, void *state, const
 	s = finetune(f, train, val, test, out, err, err_size);
 	if (f->have_orig && !(s == SUP_OK && opts->keep))
 		snapshot_put(f, &f->orig);
+	else if (f->have_orig) /* keep: the fine-tuned parameters, the modes of entry */
+		for (int i = 0; i < f->orig.n; i++)
+			sup_model_set_training(f->models[i], f->orig.training[i]);
 	for (int i = 0; i < f->n_optim; i++)
 		sup_optim_deinit(&f->optim[i]);
 	sup_model_deinit(&f->head);

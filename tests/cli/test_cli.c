@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "../io/iotest.h"
+#include "selfsup/eval.h"
 #include "selfsup/run.h"
 
 #include <cjson/cJSON.h>
@@ -158,6 +159,50 @@ static void test_list_and_help(void)
 	res_free(&r);
 	r = run("--help");
 	TU_CHECK(r.rc == 0 && strstr(r.out, "train"));
+	res_free(&r);
+}
+
+/* The finetune defaults for images and vectors that `eval finetune --help` prints (the program's
+ * table, the one source docs/eval.md points to) are the library's sup_finetune_opts_default. */
+static void test_finetune_defaults_agree(void)
+{
+	static const char *const optims[] = {
+	    [SUP_OPTIM_ADAM] = "adam", [SUP_OPTIM_ADAMW] = "adamw", [SUP_OPTIM_SGD] = "sgd"};
+	static const char *const scheds[] = {
+	    [SUP_FT_SCHED_CONST] = "const", [SUP_FT_SCHED_LINEAR] = "linear", [SUP_FT_SCHED_COSINE] = "cosine"};
+	struct sup_finetune_opts o;
+	sup_finetune_opts_default(&o);
+	const struct {
+		const char *key;
+		double want;
+	} num[] = {{"epochs", (double)o.epochs},
+		   {"batch_size", (double)o.batch_size},
+		   {"lr", o.lr},
+		   {"weight_decay", o.weight_decay},
+		   {"warmup", o.warmup},
+		   {"grad_clip", o.grad_clip},
+		   {"val_fraction", o.val_fraction},
+		   {"patience", (double)o.patience},
+		   {"max_steps", (double)o.max_steps},
+		   {"seed", (double)o.seed}};
+	struct res r = run("eval finetune --help");
+	char *img = strstr(r.out, "finetune options, images"),
+	     *end = img ? strstr(img, "finetune options, text") : NULL;
+	TU_CHECK_MSG(r.rc == 0 && img && end, "eval finetune --help: %s", r.out);
+	if (end)
+		*end = 0; /* the image set only */
+	char key[64];
+	for (size_t i = 0; img && i < sizeof num / sizeof num[0]; i++) {
+		snprintf(key, sizeof key, "  finetune.%s=", num[i].key);
+		const char *v = strstr(img, key);
+		TU_CHECK_MSG(v && strtod(v + strlen(key), NULL) == num[i].want,
+			     "finetune.%s: --help says %.12s, the library %g", num[i].key,
+			     v ? v + strlen(key) : "nothing", num[i].want);
+	}
+	snprintf(key, sizeof key, "  finetune.optim=%s ", optims[o.optim]);
+	TU_CHECK_MSG(img && strstr(img, key), "finetune.optim: the library's is %s", optims[o.optim]);
+	snprintf(key, sizeof key, "  finetune.schedule=%s ", scheds[o.schedule]);
+	TU_CHECK_MSG(img && strstr(img, key), "finetune.schedule: the library's is %s", scheds[o.schedule]);
 	res_free(&r);
 }
 
@@ -529,6 +574,7 @@ int main(void)
 	snprintf(work, sizeof work, "%s/w", root);
 	mkdir(work, 0777);
 	test_list_and_help();
+	test_finetune_defaults_agree();
 	test_train_run_folder();
 	test_resume();
 	test_config_file_and_seeds();

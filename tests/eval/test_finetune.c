@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const struct sup_method sup_method_simclr, sup_method_gpt, sup_method_mlm, sup_method_electra,
+extern const struct sup_method sup_method_simclr, sup_method_moco, sup_method_gpt, sup_method_mlm, sup_method_electra,
     sup_method_pixel_baseline;
 
 #define HW 8 /* image side */
@@ -153,8 +153,9 @@ static void image_opts(struct sup_finetune_opts *o)
 
 static const char *const simclr_kv[] = {"optim.kind=adam", NULL};
 
-/* SimCLR's random W1 ConvNet learns the textures; its parameters (and BN buffers) and its own
- * optimizer are exactly as before afterwards; the same seed gives the same numbers, bit for bit. */
+/* SimCLR's random W1 ConvNet learns the textures; its parameters (and BN buffers), train/eval
+ * mode and its own optimizer are exactly as before afterwards; the same seed gives the same
+ * numbers, bit for bit. */
 static void test_images_learn_restore_determinism(void)
 {
 	struct sup_config *cfg = NULL;
@@ -167,6 +168,9 @@ static void test_images_learn_restore_determinism(void)
 	float *before = blocks(p.model), *slots = malloc(sizeof(float) * (size_t)p.model->n_params);
 	memcpy(slots, p.optim->slot1, sizeof(float) * (size_t)p.model->n_params);
 	int64_t optim_steps = p.optim->steps;
+	/* Training mode on entry (as after a training step); the protocol's first forward switches
+	 * to eval mode, and the copy it restores must be the one from before that. */
+	sup_model_set_training(p.model, true);
 	struct sup_finetune_opts o;
 	image_opts(&o);
 	struct sup_finetune_result r1, r2, r3;
@@ -179,6 +183,7 @@ static void test_images_learn_restore_determinism(void)
 	TU_CHECK(r1.steps == 5 * (96 / 16) && r1.epochs_run == 5 && r1.best_epoch >= 1 && r1.best_epoch <= 5);
 	TU_CHECK(r1.val_top1 >= 0 && r1.val_top1 <= 1);
 	TU_CHECK_MSG(same_blocks(p.model, before), "the method's parameters or buffers were not restored");
+	TU_CHECK_MSG(p.model->training, "the method's train/eval mode was not restored");
 	TU_CHECK(p.optim->steps == optim_steps &&
 		 memcmp(slots, p.optim->slot1, sizeof(float) * (size_t)p.model->n_params) == 0);
 	TU_CHECK(sup_eval_finetune(&sup_method_simclr, st, &a, NULL, &b, &o, &r2, err, sizeof err) == SUP_OK);
@@ -193,6 +198,7 @@ static void test_images_learn_restore_determinism(void)
 	o.keep = true;
 	TU_CHECK(sup_eval_finetune(&sup_method_simclr, st, &a, NULL, &b, &o, &r2, err, sizeof err) == SUP_OK);
 	TU_CHECK(!same_blocks(p.model, before) && r2.top1 == r1.top1);
+	TU_CHECK_MSG(p.model->training, "keep: the train/eval mode is not the one of entry");
 	free(before);
 	free(slots);
 	mem_free(&tr);
@@ -275,6 +281,82 @@ static void test_text_methods_learn(void)
 		TU_CHECK_MSG(r.encoder_change > 1e-3, "%s: the encoder did not move (%g)", ms[k]->name, r.encoder_change);
 		TU_CHECK_MSG(same_blocks(p.model, before), "%s: parameters not restored", ms[k]->name);
 		free(before);
+		ms[k]->free(st);
+		sup_config_free(cfg);
+	}
+	mem_free(&tr);
+	mem_free(&te);
+}
+
+/* Parameters the representation does not use (SimCLR's projector; MoCo's head, momentum encoder)
+ * get no gradient from the fine-tuning loss, so no optimizer step may touch them, weight decay
+ * included: with keep (no restore) they are bit-identical afterwards, while the encoder moves.
+ * The unused ones are found independently: no gradient from a forward_features pass. */
+static void test_unused_parameters_untouched(void)
+{
+	static const char *const moco_kv[] = {"optim.kind=adam", NULL};
+	const struct sup_method *ms[] = {&sup_method_simclr, &sup_method_moco};
+	const char *const *kvs[] = {simclr_kv, moco_kv};
+	struct mem_split tr, te;
+	make_images(&tr, 64, 1);
+	make_images(&te, 32, 2);
+	struct sup_finetune_split a = split_of(&tr), b = split_of(&te);
+	for (size_t k = 0; k < sizeof ms / sizeof ms[0]; k++) {
+		struct sup_config *cfg = NULL;
+		void *st = build(ms[k], &cfg, kvs[k], false);
+		struct sup_ckpt_part p[SUP_MAX_PARTS];
+		int np = ms[k]->parts(st, p, SUP_MAX_PARTS);
+		struct sup_ctx c;
+		tu_ctx(&c, 4);
+		struct sup_method_batch pb;
+		TU_CHECK(mem_get(&tr, &c, (const int64_t[]){0, 1, 2, 3}, 4, &pb) == SUP_OK);
+		for (int i = 0; i < np; i++)
+			sup_model_zero_grad(p[i].model);
+		struct sup_tensor *h = ms[k]->forward_features(st, &c, &pb, false);
+		TU_CHECK(h && sup_backward(&c, sup_sum(&c, sup_mul(&c, h, h), NULL, 0, false)) == SUP_OK);
+		float *before[SUP_MAX_PARTS];
+		bool *unused[SUP_MAX_PARTS];
+		for (int i = 0; i < np; i++) {
+			const struct sup_model *md = p[i].model;
+			before[i] = blocks(md);
+			unused[i] = calloc((size_t)md->n_entries + 1, sizeof(bool));
+			for (int e = 0; e < md->n_entries; e++) {
+				const struct sup_model_entry *en = &md->entries[e];
+				bool zero = en->kind == SUP_KIND_PARAM;
+				for (int64_t j = 0; zero && j < sup_tensor_numel(&en->t); j++)
+					zero = md->grads[en->offset + j] == 0;
+				unused[i][e] = zero;
+			}
+		}
+		sup_ctx_deinit(&c);
+		struct sup_finetune_opts o;
+		image_opts(&o);
+		o.epochs = 2;
+		o.optim = SUP_OPTIM_ADAMW;
+		o.weight_decay = 0.5;
+		o.keep = true;
+		struct sup_finetune_result r;
+		char err[512] = "";
+		TU_CHECK_MSG(sup_eval_finetune(ms[k], st, &a, NULL, &b, &o, &r, err, sizeof err) == SUP_OK, "%s: %s",
+			     ms[k]->name, err);
+		TU_CHECK_MSG(r.encoder_change > 1e-3, "%s: the encoder did not move (%g)", ms[k]->name,
+			     r.encoder_change);
+		int n_unused = 0;
+		for (int i = 0; i < np; i++) {
+			const struct sup_model *md = p[i].model;
+			for (int e = 0; e < md->n_entries; e++) {
+				const struct sup_model_entry *en = &md->entries[e];
+				if (!unused[i][e])
+					continue;
+				n_unused++;
+				bool same = memcmp(md->params + en->offset, before[i] + en->offset,
+						   sizeof(float) * (size_t)sup_tensor_numel(&en->t)) == 0;
+				TU_CHECK_MSG(same, "%s: %s, which no gradient reaches, moved", ms[k]->name, en->name);
+			}
+			free(before[i]);
+			free(unused[i]);
+		}
+		TU_CHECK_MSG(n_unused >= 2, "%s: only %d unused parameters", ms[k]->name, n_unused);
 		ms[k]->free(st);
 		sup_config_free(cfg);
 	}
@@ -390,6 +472,7 @@ int main(void)
 	test_images_learn_restore_determinism();
 	test_test_split_makes_no_choice();
 	test_text_methods_learn();
+	test_unused_parameters_untouched();
 	test_errors();
 	test_image_methods_differentiable();
 	return tu_finish("eval/finetune");
