@@ -41,11 +41,12 @@ struct pixelcnn {
 static const struct sup_cfg_key pcnn_keys[] = {
     {"output", SUP_CFG_ENUM, "binary", "binary|softmax256",
      "Bernoulli per pixel (binarised data) or 256-way softmax (8-bit data)", "van den Oord et al. 2016, sec. 5.3", 0},
-    {"channels", SUP_CFG_INT, "16", NULL, "h: blocks carry 2h channels, their 3x3 layer h",
-     "van den Oord et al. 2016 Fig. 5 (h = 128 on MNIST/CIFAR), scaled down for 2 CPU cores", 0},
+    {"channels", SUP_CFG_INT, "32", NULL, "h: blocks carry 2h channels, their 3x3 layer h",
+     "van den Oord et al. 2016 Fig. 5 (h = 128 on MNIST/CIFAR), scaled down for 2 CPU cores; 8-bit: 3.19 bpd "
+     "with h 32 + gated vs 3.35 with h 16 ungated (2 epochs)", 0},
     {"blocks", SUP_CFG_INT, "4", NULL, "residual blocks after the mask-A layer",
      "van den Oord et al. 2016 (15 layers on CIFAR), scaled down for 2 CPU cores", 0},
-    {"gated", SUP_CFG_BOOL, "false", NULL, "gated activation tanh * sigmoid in the blocks",
+    {"gated", SUP_CFG_BOOL, "true", NULL, "gated activation tanh * sigmoid in the blocks",
      "van den Oord et al. 2016b (PixelCNN decoders), eq. 2", 0},
     {"lr", SUP_CFG_FLOAT, "0.001", NULL, "Adam learning rate", "Kingma & Ba 2015", 0},
     {"epochs", SUP_CFG_INT, "2", NULL, "passes over the training set", "sized to < 60 min on 2 cores", 0},
