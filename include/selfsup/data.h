@@ -435,11 +435,18 @@ enum sup_status sup_text_pack(struct sup_tensor *ids, struct sup_tensor *mask, c
  * n = 0); a chosen position becomes SUP_TOK_MASK with probability p_mask, a random non-special
  * token of the vocabulary with p_random, and stays as it is otherwise. labels = the original id
  * at chosen positions, ignore_index elsewhere. The draw depends only on (seed, epoch, sample),
- * so any loader thread reproduces it. */
+ * so any loader thread reproduces it.
+ * Span masking (mean_span > 1; SpanBERT, Joshi et al. 2020 §3.1): the same number of positions is
+ * chosen as contiguous spans, each of length ~ Geometric(1 / mean_span) clipped at 4 x mean_span
+ * and at the remaining budget, starting at a uniform position and running over positions not yet
+ * chosen until a special token or the end; one 80/10/10 decision per span. Byte-level models need
+ * long spans, or the masked bytes are spelled out by their neighbours (ByT5, Xue et al. 2022 §3.1:
+ * mean span 20 bytes). */
 struct sup_mlm_opts {
 	double mask_prob;     /* 0.15 */
 	double p_mask;        /* 0.8 */
 	double p_random;      /* 0.1 */
+	double mean_span;     /* 1: independent positions (BERT); > 1: span masking */
 	int32_t vocab_size;   /* random tokens come from [0, vocab_size) minus the specials */
 	int32_t ignore_index; /* -100, as PyTorch's cross-entropy default */
 	uint64_t seed;

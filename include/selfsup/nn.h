@@ -273,6 +273,14 @@ int sup_text_encoder_declare(struct sup_text_encoder *e, struct sup_model *m, co
 /* ids [B, T] (i64/i32, T <= max_len), padding u8 [B, T] or NULL -> hidden states [B, T, D] (after ln_f). */
 struct sup_tensor *sup_text_encoder_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
 					    struct sup_tensor *ids, const struct sup_tensor *padding);
+/* As sup_text_encoder_forward, and states[0 .. n_states) receive the states [B, T, D] of the last
+ * n_states layers, oldest first: states[n_states - 1] is the returned output (after ln_f), the
+ * others are the outputs of blocks layers - n_states + 1 .. layers - 1 (the residual stream).
+ * 1 <= n_states <= cfg.layers. Feature-based use of the hidden layers: Devlin et al. 2019 §5.3. */
+struct sup_tensor *sup_text_encoder_forward_states(struct sup_ctx *c, struct sup_model *m,
+						   const struct sup_text_encoder *e, struct sup_tensor *ids,
+						   const struct sup_tensor *padding, int n_states,
+						   struct sup_tensor **states);
 /* Tied output projection: h [..., D] -> logits [..., vocab] = h tok_emb^T. */
 struct sup_tensor *sup_text_encoder_logits(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
 					   struct sup_tensor *h);

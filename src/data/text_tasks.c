@@ -93,6 +93,7 @@ struct sup_mlm_opts sup_mlm_opts_default(int32_t vocab_size, uint64_t seed)
 	return (struct sup_mlm_opts){.mask_prob = 0.15,
 				     .p_mask = 0.8,
 				     .p_random = 0.1,
+				     .mean_span = 1,
 				     .vocab_size = vocab_size,
 				     .ignore_index = -100,
 				     .seed = seed};
@@ -112,24 +113,83 @@ static int32_t random_token(struct sup_rng *r, int32_t vocab)
 	return x >= SUP_TOK_PAD ? x + 4 : x;
 }
 
+/* The corruption of one chosen position or span: [MASK] with p_mask, else a random token with
+ * p_random, else unchanged; u is the span's uniform draw. */
+static int32_t corrupt_token(const struct sup_mlm_opts *o, struct sup_rng *r, double u, int32_t orig)
+{
+	if (u < o->p_mask)
+		return SUP_TOK_MASK;
+	if (u < o->p_mask + o->p_random)
+		return random_token(r, o->vocab_size);
+	return orig;
+}
+
+/* Span masking (see data.h): k of the eligible positions of ids (a copy of the input, corrupted
+ * in place) in spans. labels holds ignore_index everywhere on entry; a position is free while its
+ * label is ignore_index, so a corrupted position is never read as an input again. A start on a chosen or special position is redrawn; the number of
+ * draws is bounded (each draw that finds a free eligible position chooses at least one), so the
+ * loop ends even when the free positions are few; a run that exhausts the draws (vanishingly
+ * unlikely) takes the remaining free positions in order. */
+static int64_t mask_spans(const struct sup_mlm_opts *o, struct sup_rng *r, int64_t T, int64_t k, int32_t *ids,
+			  int32_t *labels)
+{
+	const double p = 1.0 / o->mean_span;
+	const int64_t max_len = (int64_t)ceil(4 * o->mean_span);
+	int64_t chosen = 0;
+	for (int64_t draw = 0; chosen < k && draw < 64 * T; draw++) {
+		int64_t s = (int64_t)sup_rng_below(r, (uint64_t)T);
+		if (sup_token_is_special(ids[s]) || labels[s] != o->ignore_index)
+			continue;
+		int64_t len = 1; /* Geometric(p) on {1, 2, ...}: mean 1 / p */
+		while (len < max_len && sup_rng_uniform(r) >= p)
+			len++;
+		if (len > k - chosen)
+			len = k - chosen;
+		const double u = sup_rng_uniform(r);
+		for (int64_t j = s; j < T && j < s + len; j++) {
+			if (sup_token_is_special(ids[j]) || labels[j] != o->ignore_index)
+				break;
+			labels[j] = ids[j];
+			ids[j] = corrupt_token(o, r, u, ids[j]);
+			chosen++;
+		}
+	}
+	for (int64_t j = 0; j < T && chosen < k; j++) {
+		if (!sup_token_is_special(ids[j]) && labels[j] == o->ignore_index) {
+			labels[j] = ids[j];
+			ids[j] = corrupt_token(o, r, sup_rng_uniform(r), ids[j]);
+			chosen++;
+		}
+	}
+	return chosen;
+}
+
 int64_t sup_mlm_mask(const struct sup_mlm_opts *o, uint64_t epoch, int64_t sample, const int32_t *ids, int64_t T,
 		     int32_t *out_ids, int32_t *labels)
 {
 	SUP_ASSERT(o->vocab_size > 4 && T < INT32_MAX);
 	if (out_ids != ids)
 		memmove(out_ids, ids, (size_t)T * sizeof *ids);
-	/* labels[0..n) first holds the eligible positions; the first k after a partial
-	 * Fisher-Yates shuffle are the chosen ones. */
 	int64_t n = 0;
 	for (int64_t j = 0; j < T; j++)
-		if (!sup_token_is_special(ids[j]))
-			labels[n++] = (int32_t)j;
+		n += !sup_token_is_special(ids[j]);
 	int64_t k = llround(o->mask_prob * (double)n);
 	if (k == 0 && o->mask_prob > 0 && n > 0)
 		k = 1; /* as BERT's create_pretraining_data: at least one prediction per sequence */
 	if (k > n)
 		k = n;
 	struct sup_rng r = task_rng(o->seed, epoch, PURPOSE_MLM, (uint64_t)sample);
+	if (o->mean_span > 1) {
+		for (int64_t j = 0; j < T; j++)
+			labels[j] = o->ignore_index;
+		return mask_spans(o, &r, T, k, out_ids, labels);
+	}
+	/* labels[0..n) first holds the eligible positions; the first k after a partial
+	 * Fisher-Yates shuffle are the chosen ones. */
+	n = 0;
+	for (int64_t j = 0; j < T; j++)
+		if (!sup_token_is_special(ids[j]))
+			labels[n++] = (int32_t)j;
 	for (int64_t i = 0; i < k; i++) {
 		int64_t j = i + (int64_t)sup_rng_below(&r, (uint64_t)(n - i));
 		int32_t tmp = labels[i];
@@ -146,11 +206,7 @@ int64_t sup_mlm_mask(const struct sup_mlm_opts *o, uint64_t epoch, int64_t sampl
 			labels[fill] = o->ignore_index;
 		labels[pos] = orig;
 		fill = pos - 1;
-		double u = sup_rng_uniform(&r);
-		if (u < o->p_mask)
-			out_ids[pos] = SUP_TOK_MASK;
-		else if (u < o->p_mask + o->p_random)
-			out_ids[pos] = random_token(&r, o->vocab_size);
+		out_ids[pos] = corrupt_token(o, &r, sup_rng_uniform(&r), orig);
 	}
 	for (; fill >= 0; fill--)
 		labels[fill] = o->ignore_index;

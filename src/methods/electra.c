@@ -27,6 +27,7 @@
 #include <string.h>
 
 struct electra {
+	int probe_layers; /* evaluation features: textm_probe_features */
 	struct sup_model model;
 	struct sup_optim optim;
 	struct sup_text_encoder disc;
@@ -47,6 +48,8 @@ static const struct sup_cfg_key electra_keys[] = {
      "Clark et al. 2020 sec. 3.1", 0},
     {"mask_prob", SUP_CFG_FLOAT, "0.15", NULL, "fraction of positions masked for the generator",
      "Clark et al. 2020 sec. 3.1 and app. A", 0},
+    {"mask.span", SUP_CFG_FLOAT, "1", NULL, "mean length of the masked spans (1: independent positions)",
+     "1: Clark et al. 2020 sec. 3.1; > 1: geometric spans, Joshi et al. 2020 (SpanBERT) sec. 3.1", 0},
     {"weight_decay", SUP_CFG_FLOAT, "0.01", NULL, "AdamW weight decay (not on biases, LN scales)",
      "Clark et al. 2020 app. A", 0},
     {"lr", SUP_CFG_FLOAT, "0.001", NULL, "peak AdamW learning rate",
@@ -109,8 +112,12 @@ static enum sup_status electra_init(void **state, const struct sup_config *cfg, 
 	e->mo.mask_prob = sup_config_float(cfg, "mask_prob");
 	e->mo.p_mask = 1.0;
 	e->mo.p_random = 0.0;
-	if (!(size > 0 && size <= 1) || !(e->mo.mask_prob > 0 && e->mo.mask_prob <= 1) || !(e->lambda >= 0)) {
-		snprintf(err, err_size, "electra: need 0 < generator_size <= 1, 0 < mask_prob <= 1, disc_weight >= 0");
+	e->mo.mean_span = sup_config_float(cfg, "mask.span");
+	e->probe_layers = (int)sup_config_int(cfg, "probe_layers");
+	if (!(size > 0 && size <= 1) || !(e->mo.mask_prob > 0 && e->mo.mask_prob <= 1) || !(e->lambda >= 0) ||
+	    !(e->mo.mean_span >= 1 && e->mo.mean_span <= 64)) {
+		snprintf(err, err_size,
+			 "electra: need 0 < generator_size <= 1, 0 < mask_prob <= 1, disc_weight >= 0, 1 <= mask.span <= 64");
 		free(e);
 		return SUP_ERR_ARG;
 	}
@@ -292,8 +299,7 @@ static struct sup_tensor *electra_features(void *state, struct sup_ctx *c, const
 	struct electra *e = state;
 	sup_model_set_training(&e->model, training);
 	struct sup_tensor *ids = b->views[0];
-	struct sup_tensor *h = sup_text_encoder_forward(c, &e->model, &e->disc, ids, textm_padding(c, ids));
-	return textm_mean_pool(c, h, ids);
+	return textm_probe_features(c, &e->model, &e->disc, ids, e->probe_layers);
 }
 
 static struct sup_tensor *electra_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)

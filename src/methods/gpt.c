@@ -23,6 +23,7 @@
 #include <string.h>
 
 struct gpt {
+	int probe_layers; /* evaluation features: textm_probe_features */
 	struct sup_model model;
 	struct sup_optim optim;
 	struct sup_text_encoder enc;
@@ -74,6 +75,7 @@ static enum sup_status gpt_init(void **state, const struct sup_config *cfg, cons
 	g->temperature = sup_config_float(cfg, "sample.temperature");
 	g->top_k = sup_config_int(cfg, "sample.top_k");
 	g->length = sup_config_int(cfg, "sample.length");
+	g->probe_layers = (int)sup_config_int(cfg, "probe_layers");
 	sup_model_init(&g->model, sup_allocator_default());
 	sup_text_encoder_declare(&g->enc, &g->model, "transformer", &ec);
 	s = sup_model_build(&g->model, rng);
@@ -173,8 +175,7 @@ static struct sup_tensor *gpt_features(void *state, struct sup_ctx *c, const str
 	struct gpt *g = state;
 	sup_model_set_training(&g->model, training);
 	struct sup_tensor *ids = b->views[0];
-	struct sup_tensor *h = sup_text_encoder_forward(c, &g->model, &g->enc, ids, textm_padding(c, ids));
-	return textm_mean_pool(c, h, ids);
+	return textm_probe_features(c, &g->model, &g->enc, ids, g->probe_layers);
 }
 
 static struct sup_tensor *gpt_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)

@@ -33,6 +33,7 @@
 enum { MLM_TASK_NONE, MLM_TASK_NSP, MLM_TASK_SOP };
 
 struct mlm {
+	int probe_layers; /* evaluation features: textm_probe_features */
 	struct sup_model model;
 	struct sup_optim optim;
 	struct sup_text_encoder enc;
@@ -50,6 +51,8 @@ static const struct sup_cfg_key mlm_keys[] = {
     {"mask.p_mask", SUP_CFG_FLOAT, "0.8", NULL, "chosen position -> [MASK]", "Devlin et al. 2019 sec. 3.1", 0},
     {"mask.p_random", SUP_CFG_FLOAT, "0.1", NULL, "chosen position -> random token (rest unchanged)",
      "Devlin et al. 2019 sec. 3.1", 0},
+    {"mask.span", SUP_CFG_FLOAT, "1", NULL, "mean length of the masked spans (1: independent positions)",
+     "1: Devlin et al. 2019 sec. 3.1; > 1: geometric spans, Joshi et al. 2020 (SpanBERT) sec. 3.1", 0},
     {"sentence_task", SUP_CFG_ENUM, "none", "none|nsp|sop", "sentence-level task added to the MLM loss",
      "none: Liu et al. 2019 (RoBERTa) sec. 4.2; nsp: Devlin et al. 2019; sop: Lan et al. 2020 sec. 4.2", 0},
     {"weight_decay", SUP_CFG_FLOAT, "0.01", NULL, "AdamW weight decay (not on biases, LN scales)",
@@ -90,9 +93,12 @@ static enum sup_status mlm_init(void **state, const struct sup_config *cfg, cons
 	m->mo.mask_prob = sup_config_float(cfg, "mask_prob");
 	m->mo.p_mask = sup_config_float(cfg, "mask.p_mask");
 	m->mo.p_random = sup_config_float(cfg, "mask.p_random");
+	m->mo.mean_span = sup_config_float(cfg, "mask.span");
+	m->probe_layers = (int)sup_config_int(cfg, "probe_layers");
 	if (!(m->mo.mask_prob > 0 && m->mo.mask_prob <= 1 && m->mo.p_mask >= 0 && m->mo.p_random >= 0 &&
-	      m->mo.p_mask + m->mo.p_random <= 1)) {
-		snprintf(err, err_size, "mlm: need 0 < mask_prob <= 1 and mask.p_mask + mask.p_random <= 1");
+	      m->mo.p_mask + m->mo.p_random <= 1 && m->mo.mean_span >= 1 && m->mo.mean_span <= 64)) {
+		snprintf(err, err_size,
+			 "mlm: need 0 < mask_prob <= 1, mask.p_mask + mask.p_random <= 1 and 1 <= mask.span <= 64");
 		free(m);
 		return SUP_ERR_ARG;
 	}
@@ -303,7 +309,7 @@ static struct sup_tensor *mlm_features(void *state, struct sup_ctx *c, const str
 	struct mlm *m = state;
 	sup_model_set_training(&m->model, training);
 	struct sup_tensor *ids = b->views[0];
-	return textm_mean_pool(c, sup_text_encoder_forward(c, &m->model, &m->enc, ids, textm_padding(c, ids)), ids);
+	return textm_probe_features(c, &m->model, &m->enc, ids, m->probe_layers);
 }
 
 static struct sup_tensor *mlm_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)

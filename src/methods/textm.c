@@ -25,6 +25,12 @@ enum sup_status textm_encoder_config(struct sup_text_encoder_config *ec, const s
 	    .dropout = sup_config_float(cfg, "dropout"),
 	    .causal = causal,
 	};
+	const int64_t probe = sup_config_int(cfg, "probe_layers");
+	if (ec->layers >= 1 && (probe < 1 || probe > ec->layers)) {
+		snprintf(err, err_size, "%s: probe_layers must be in [1, layers = %d] (got %lld)", method, ec->layers,
+			 (long long)probe);
+		return SUP_ERR_ARG;
+	}
 	if (ec->dim < 1 || ec->heads < 1 || ec->dim % ec->heads != 0 || ec->ffn < 1 || ec->layers < 1 ||
 	    !(ec->dropout >= 0 && ec->dropout < 1)) {
 		snprintf(err, err_size,
@@ -87,4 +93,15 @@ int32_t *textm_ids_i32(struct sup_ctx *c, const struct sup_tensor *ids)
 	for (int64_t i = 0; out && i < n; i++)
 		out[i] = (int32_t)sup_tensor_get(ids, i);
 	return out;
+}
+
+struct sup_tensor *textm_probe_features(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
+					struct sup_tensor *ids, int n_layers)
+{
+	struct sup_tensor *states[SUP_TEXT_ENCODER_MAX_LAYERS] = {NULL};
+	if (!sup_text_encoder_forward_states(c, m, e, ids, textm_padding(c, ids), n_layers, states))
+		return NULL;
+	for (int i = 0; i < n_layers; i++)
+		states[i] = textm_mean_pool(c, states[i], ids);
+	return n_layers == 1 ? states[0] : sup_concat(c, states, n_layers, 1);
 }

@@ -7,14 +7,18 @@
 #include "selfsup/nn.h"
 #include "selfsup/optim.h"
 
-/* The encoder keys every text method has (layers, dim, heads, ffn, dropout), as config rows. */
+/* The encoder keys every text method has (layers, dim, heads, ffn, dropout, probe_layers), as
+ * config rows. */
 #define TEXTM_ENCODER_KEYS(layers, dim, heads, ffn, cite)                                                        \
 	{"layers", SUP_CFG_INT, layers, NULL, "Transformer blocks", cite, 0},                                    \
 	    {"dim", SUP_CFG_INT, dim, NULL, "model width d", cite, 0},                                           \
 	    {"heads", SUP_CFG_INT, heads, NULL, "attention heads (dim / heads = 32 per head)", cite, 0},         \
 	    {"ffn", SUP_CFG_INT, ffn, NULL, "MLP hidden size (4 d, Vaswani et al. 2017 sec. 3.3)", cite, 0},     \
 	    {"dropout", SUP_CFG_FLOAT, "0", NULL, "dropout on embeddings, attention and residual branches",       \
-	     "0 as workloads W3/W4 (one-hour budget: the model underfits, so dropout only slows it)", 0}
+	     "0 as workloads W3/W4 (one-hour budget: the model underfits, so dropout only slows it)", 0},         \
+	    {"probe_layers", SUP_CFG_INT, "1", NULL,                                                               \
+	     "layers whose mean-pooled states the evaluations concatenate (1: the output alone)",                   \
+	     "1: the issue's protocol; 4: Devlin et al. 2019 sec. 5.3 (feature-based, top four layers)", 0}
 
 /* Checks the data set (text, vocabulary, sequence length) and fills the encoder config from the
  * keys above. */
@@ -27,6 +31,12 @@ enum sup_status textm_optim_init(struct sup_optim *o, struct sup_model *m, doubl
 struct sup_tensor *textm_padding(struct sup_ctx *c, const struct sup_tensor *ids);
 /* Mean of h [B, T, D] over the non-padding positions of ids -> [B, D]. */
 struct sup_tensor *textm_mean_pool(struct sup_ctx *c, struct sup_tensor *h, const struct sup_tensor *ids);
+/* The probe's features of ids [B, T]: the mean-pooled states (textm_mean_pool) of the encoder's
+ * last n_layers layers, concatenated oldest first -> [B, n_layers * D]; n_layers = 1 is the final
+ * output alone. Concatenating the top layers is BERT's feature-based recipe (Devlin et al. 2019
+ * §5.3, table 7: the top four hidden layers). */
+struct sup_tensor *textm_probe_features(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
+					struct sup_tensor *ids, int n_layers);
 /* ids as a host array of int32 (arena). */
 int32_t *textm_ids_i32(struct sup_ctx *c, const struct sup_tensor *ids);
 

@@ -107,8 +107,22 @@ int sup_text_encoder_declare(struct sup_text_encoder *e, struct sup_model *m, co
 struct sup_tensor *sup_text_encoder_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,
 					    struct sup_tensor *ids, const struct sup_tensor *padding)
 {
+	struct sup_tensor *h = NULL;
+	return sup_text_encoder_forward_states(c, m, e, ids, padding, 1, &h);
+}
+
+struct sup_tensor *sup_text_encoder_forward_states(struct sup_ctx *c, struct sup_model *m,
+						   const struct sup_text_encoder *e, struct sup_tensor *ids,
+						   const struct sup_tensor *padding, int n_states,
+						   struct sup_tensor **states)
+{
 	if (!ids || c->err)
 		return NULL;
+	if (n_states < 1 || n_states > e->cfg.layers) {
+		sup_ctx_fail(c, SUP_ERR_ARG, "text encoder: %d layer states requested from %d layers", n_states,
+			     e->cfg.layers);
+		return NULL;
+	}
 	if (ids->ndim != 2 || ids->shape[1] > e->cfg.max_len) {
 		char s[64];
 		sup_shape_str(s, sizeof s, ids->ndim, ids->shape);
@@ -120,9 +134,15 @@ struct sup_tensor *sup_text_encoder_forward(struct sup_ctx *c, struct sup_model 
 	struct sup_tensor *pos = sup_slice(c, T(m, e->pos_emb.weight), 0, 0, ids->shape[1], 1);
 	struct sup_tensor *x = sup_add(c, sup_embedding_forward(c, m, &e->tok_emb, ids), pos);
 	x = sup_dropout(c, x, e->cfg.dropout, m->training);
-	for (int i = 0; i < e->cfg.layers; i++)
+	const int base = e->cfg.layers - n_states; /* block i < layers - 1 gives states[i - base] */
+	for (int i = 0; i < e->cfg.layers; i++) {
 		x = sup_transformer_block_forward(c, m, &e->blocks[i], x, e->cfg.causal, padding, NULL, NULL);
-	return sup_layer_norm_forward(c, m, &e->ln_f, x);
+		if (i >= base && i < e->cfg.layers - 1)
+			states[i - base] = x;
+	}
+	x = sup_layer_norm_forward(c, m, &e->ln_f, x);
+	states[n_states - 1] = x;
+	return x;
 }
 
 struct sup_tensor *sup_text_encoder_logits(struct sup_ctx *c, struct sup_model *m, const struct sup_text_encoder *e,

@@ -199,13 +199,18 @@ static void test_pack(void)
 }
 
 #define MLM_T 128
-static void test_mlm(void)
+/* Masking statistics with independent positions (mean_span 1) or spans: the count is exact, only
+ * eligible positions are chosen, labels and corruptions are consistent, the 80/10/10 split holds
+ * (within tol: span masking decides once per span), draws are deterministic and work in place;
+ * returns the mean length of the runs of chosen positions. */
+static double check_mlm(double mean_span, double tol)
 {
 	const int32_t V = 1260;
 	struct sup_mlm_opts o = sup_mlm_opts_default(V, 42);
+	o.mean_span = mean_span;
 	struct sup_rng r = sup_rng_make(3, 0);
 	int32_t ids[MLM_T], out[MLM_T], lab[MLM_T], out2[MLM_T], lab2[MLM_T];
-	int64_t eligible = 0, chosen = 0, n_mask = 0, n_rand = 0, n_same = 0, bad = 0, rounding = 0;
+	int64_t eligible = 0, chosen = 0, n_mask = 0, n_rand = 0, n_same = 0, bad = 0, rounding = 0, runs = 0;
 	for (int s = 0; s < 2000; s++) {
 		int64_t len = 8 + (int64_t)sup_rng_below(&r, MLM_T - 8);
 		int64_t n_el = 0;
@@ -228,6 +233,7 @@ static void test_mlm(void)
 				continue;
 			}
 			labelled++;
+			runs += j == 0 || lab[j - 1] == o.ignore_index;
 			bad += lab[j] != ids[j] || sup_token_is_special(ids[j]);
 			bad += sup_token_is_special(out[j]) && out[j] != SUP_TOK_MASK;
 			if (out[j] == SUP_TOK_MASK)
@@ -246,16 +252,30 @@ static void test_mlm(void)
 			bad += memcmp(lab2, lab, sizeof lab) == 0; /* another epoch, other positions */
 		}
 	}
-	TU_CHECK_MSG(bad == 0 && rounding == 0, "%lld bad positions, %lld rounding", (long long)bad,
-		     (long long)rounding);
+	TU_CHECK_MSG(bad == 0 && rounding == 0, "span %g: %lld bad positions, %lld rounding", mean_span,
+		     (long long)bad, (long long)rounding);
 	double f = (double)chosen / (double)eligible;
 	TU_CHECK_NEAR(f, 0.15, 0.005);
-	TU_CHECK_NEAR((double)n_mask / (double)chosen, 0.8, 0.01);
-	TU_CHECK_NEAR((double)n_rand / (double)chosen, 0.1, 0.01);
-	TU_CHECK_NEAR((double)n_same / (double)chosen, 0.1, 0.01);
+	TU_CHECK_NEAR((double)n_mask / (double)chosen, 0.8, tol);
+	TU_CHECK_NEAR((double)n_rand / (double)chosen, 0.1, tol);
+	TU_CHECK_NEAR((double)n_same / (double)chosen, 0.1, tol);
 	/* Only special tokens: nothing is chosen. */
 	int32_t sp[4] = {SUP_TOK_CLS, SUP_TOK_SEP, SUP_TOK_PAD, SUP_TOK_MASK};
 	TU_CHECK(sup_mlm_mask(&o, 0, 0, sp, 4, out, lab) == 0 && lab[0] == -100 && out[1] == SUP_TOK_SEP);
+	/* Every eligible position chosen (mask_prob 1): spans must still find them all. */
+	o.mask_prob = 1;
+	int32_t few[6] = {SUP_TOK_CLS, 7, 8, SUP_TOK_SEP, 9, SUP_TOK_PAD};
+	TU_CHECK(sup_mlm_mask(&o, 0, 1, few, 6, out, lab) == 3 && lab[1] == 7 && lab[2] == 8 && lab[4] == 9 &&
+		 lab[3] == -100);
+	return (double)chosen / (double)runs;
+}
+
+static void test_mlm(void)
+{
+	double run_1 = check_mlm(1, 0.01), run_8 = check_mlm(8, 0.03);
+	/* Independent positions rarely touch (~1.2 at 15 %); spans of mean 8 (clipped at the budget
+	 * of ~10 per sequence, merged where they meet) are several times longer. */
+	TU_CHECK_MSG(run_1 < 1.5 && run_8 > 4 && run_8 < 12, "mean runs: span 1 %.2f, span 8 %.2f", run_1, run_8);
 }
 
 static void test_pairs(void)

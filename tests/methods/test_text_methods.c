@@ -252,6 +252,44 @@ static void loss_decreases(const struct sup_method *m, const char *extra, double
 	sup_config_free(cfg);
 }
 
+/* probe_layers: the features are the mean-pooled states of the last layers, the output last
+ * (so its columns equal the one-layer features); more layers than the encoder has is an error. */
+static void test_probe_layers(void)
+{
+	const struct sup_method *ms[3] = {&sup_method_gpt, &sup_method_mlm, &sup_method_electra};
+	for (int i = 0; i < 3; i++) {
+		struct sup_config *cfg1 = NULL, *cfg2 = NULL;
+		void *s1 = build(ms[i], &cfg1, NULL), *s2 = build(ms[i], &cfg2, "probe_layers=2");
+		struct sup_ctx c;
+		tu_ctx(&c, 1);
+		struct sup_method_batch b = {.kind = SUP_BATCH_TOKENS, .n_views = 1};
+		b.views[0] = corpus_batch(&c, 5);
+		struct sup_tensor *f1 = ms[i]->encode(s1, &c, &b), *f2 = ms[i]->encode(s2, &c, &b);
+		TU_CHECK_MSG(f1 && f2 && f1->shape[1] == 32 && f2->shape[1] == 64, "%s", ms[i]->name);
+		double d = f1 && f2 ? 0 : 1;
+		for (int64_t r = 0; f1 && f2 && r < TB; r++)
+			for (int64_t j = 0; j < 32; j++)
+				d = fmax(d, fabs(sup_tensor_get(f1, r * 32 + j) - sup_tensor_get(f2, r * 64 + 32 + j)));
+		TU_CHECK_MSG(d == 0, "%s: output columns differ by %g", ms[i]->name, d);
+		sup_ctx_deinit(&c);
+		ms[i]->free(s1);
+		ms[i]->free(s2);
+		sup_config_free(cfg1);
+		sup_config_free(cfg2);
+		char err[256] = "";
+		struct sup_config *cfg = NULL;
+		const struct sup_cfg_key *schemas[2] = {sup_config_common_keys(), ms[i]->config};
+		TU_CHECK(sup_config_new(&cfg, schemas, 2, err, sizeof err) == SUP_OK &&
+			 sup_config_override(cfg, "layers=2", err, sizeof err) == SUP_OK &&
+			 sup_config_override(cfg, "probe_layers=3", err, sizeof err) == SUP_OK);
+		struct sup_rng rng = sup_rng_make(7, 1);
+		void *st = NULL;
+		TU_CHECK(ms[i]->init(&st, cfg, &info, &rng, err, sizeof err) == SUP_ERR_ARG && !st &&
+			 strstr(err, "probe_layers"));
+		sup_config_free(cfg);
+	}
+}
+
 static void test_loss_decreases(void)
 {
 	loss_decreases(&sup_method_gpt, NULL, 0.5);
@@ -259,6 +297,8 @@ static void test_loss_decreases(void)
 	loss_decreases(&sup_method_mlm, "sentence_task=sop", 0.3);
 	loss_decreases(&sup_method_mlm, "sentence_task=nsp", 0.3);
 	loss_decreases(&sup_method_electra, NULL, 0.3);
+	loss_decreases(&sup_method_mlm, "mask.span=4", 0.3);
+	loss_decreases(&sup_method_electra, "mask.span=4", 0.3);
 }
 
 int main(void)
@@ -268,6 +308,7 @@ int main(void)
 	test_generation_determinism();
 	test_masking();
 	test_electra_labels();
+	test_probe_layers();
 	test_loss_decreases();
 	return tu_finish("methods/text_methods");
 }

@@ -100,6 +100,21 @@ static void test_names_and_tied_logits(void)
 			err = fmax(err, fabs(s - sup_tensor_get(logits, n * V + v)));
 		}
 	TU_CHECK(err < 1e-5);
+	/* Layer states: the last is the output; the one before is block 0's output, recomputed by hand. */
+	struct sup_tensor *st[2] = {NULL, NULL};
+	struct sup_tensor *h2 = sup_text_encoder_forward_states(&c, &m, &e, ids, NULL, 2, st);
+	struct sup_tensor *pos = sup_slice(&c, sup_model_tensor(&m, e.pos_emb.weight), 0, 0, 5, 1);
+	struct sup_tensor *b0 = sup_transformer_block_forward(
+	    &c, &m, &e.blocks[0], sup_add(&c, sup_embedding_forward(&c, &m, &e.tok_emb, ids), pos), false, NULL, NULL, NULL);
+	double d_out = 0, d_b0 = 0;
+	for (int64_t i = 0; h2 && st[0] && b0 && i < 2 * 5 * D; i++) {
+		d_out = fmax(d_out, fabs(sup_tensor_get(h2, i) - sup_tensor_get(h, i)));
+		d_b0 = fmax(d_b0, fabs(sup_tensor_get(st[0], i) - sup_tensor_get(b0, i)));
+	}
+	TU_CHECK_MSG(h2 && st[1] == h2 && st[0] && d_out == 0 && d_b0 == 0, "states: output %g, block 0 %g", d_out, d_b0);
+	TU_CHECK(sup_text_encoder_forward_states(&c, &m, &e, ids, NULL, 3, st) == NULL && sup_ctx_status(&c) == SUP_ERR_ARG);
+	sup_ctx_deinit(&c);
+	tu_ctx(&c, 2);
 	struct sup_tensor *ids_bad = tu_index(&c, &r, TU_SHAPE(1, 9), V);
 	TU_CHECK(sup_text_encoder_forward(&c, &m, &e, ids_bad, NULL) == NULL && sup_ctx_status(&c) == SUP_ERR_SHAPE);
 	sup_ctx_deinit(&c);
