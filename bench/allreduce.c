@@ -6,7 +6,7 @@
  *
  * Without FLOATS it times the parameter counts of W1 (ConvNet + projector), W3 (BERT-mini + MLM
  * head) and W2 (ResNet-18 + projector), trainable floats counted from their checkpoints. The
- * block goes in buckets of --bucket floats (default 4 Mi, sup_model_allreduce_grads' default),
+ * block goes in buckets of --bucket floats (default 1 Mi, sup_model_allreduce_grads' default),
  * one collective each, as in training. Each size: 3 warm-up rounds, then the median of N
  * (default 20) timed ones; a round ends when the last bucket's collective completes (every rank
  * leaves it only after all contributions arrived). Rank 0 prints the table. */
@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 	}
 	const struct sup_comm *comm = sup_dist_comm(d);
 	int reps = 20, first = 1;
-	long bucket = 4L << 20;
+	long bucket = 1L << 20;
 	while (argc > first + 1 && strncmp(argv[first], "--", 2) == 0) {
 		if (strcmp(argv[first], "--reps") == 0)
 			reps = atoi(argv[first + 1]);

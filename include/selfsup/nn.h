@@ -98,7 +98,7 @@ enum sup_status sup_model_ema(struct sup_model *dst, const struct sup_model *src
 
 /* ---- data parallelism (struct sup_comm, base.h; docs/dist.md) ----------------------------------
  * Gradient averaging: the gradient block := its mean over the processes of comm, reduced in
- * buckets of bucket_elems floats (<= 0: 4 Mi). Call it between backward and the optimizer step
+ * buckets of bucket_elems floats (<= 0: 1 Mi). Call it between backward and the optimizer step
  * of a data-parallel step; each process's loss must be its shard's share of the global loss
  * (the mean over its rows when shards are equal), so the mean of the gradients is the gradient
  * of the global batch. Parameters then stay identical on every process. A NULL or size-1 comm
