@@ -12,25 +12,12 @@
  * leaves it only after all contributions arrived). Rank 0 prints the table. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "bench_time.h"
 #include "selfsup/dist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	const double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -70,7 +57,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		for (int r = -3; r < reps && rc == 0; r++) {
-			const double t0 = now_ms();
+			const double t0 = bench_wall_ms();
 			for (long at = 0; at < n && rc == 0; at += bucket) {
 				if (sup_comm_allreduce_f32(comm, buf + at, n - at < bucket ? n - at : bucket) != SUP_OK) {
 					fprintf(stderr, "allreduce: %s\n", sup_dist_error(d));
@@ -78,11 +65,11 @@ int main(int argc, char **argv)
 				}
 			}
 			if (r >= 0)
-				times[r] = now_ms() - t0;
+				times[r] = bench_wall_ms() - t0;
 		}
 		free(buf);
 		if (rc == 0 && sup_comm_rank(comm) == 0) {
-			qsort(times, (size_t)reps, sizeof *times, cmp_double);
+			bench_sort(times, reps);
 			const double ms = times[reps / 2], mb = 4e-6 * (double)n;
 			printf("| %s | %ld | %.1f | %.2f | %.2f |\n", argc > first ? "-" : names[s], n, mb, ms,
 			       mb / ms);

@@ -8,14 +8,14 @@
  * OMP_NUM_THREADS=1 the CPU times compare the two paths' work even on a loaded machine.
  *
  * Usage: conv_passes [W1|W2|all] [--repeats N] [--json] */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200809L
+#include "bench_time.h"
 #include "kernels/conv.h"
 
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct shape {
 	const char *workload;
@@ -33,32 +33,6 @@ static const struct shape SHAPES[] = {
 	{ "W2", 64, 256, 8, 512, 3, 2, 1, 1 },   { "W2", 64, 512, 4, 512, 3, 1, 1, 3 },
 	{ "W2", 64, 256, 8, 512, 1, 2, 0, 1 },
 };
-
-static double wall_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
-}
-
-static double cpu_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static float *buffer(size_t n)
 {
@@ -152,13 +126,13 @@ int main(int argc, char **argv)
 				for (int path = 0; path < 2; path++) {
 					if (path == 1 && !dnnl_ok)
 						continue;
-					double w0 = wall_ms(), c0 = cpu_ms();
+					double w0 = bench_wall_ms(), c0 = bench_cpu_ms();
 					run_pass(path ? dc : NULL, &g, (enum sup_conv_pass)pass, x, w, y, work);
-					t[2 * path][r] = wall_ms() - w0;
-					t[2 * path + 1][r] = cpu_ms() - c0;
+					t[2 * path][r] = bench_wall_ms() - w0;
+					t[2 * path + 1][r] = bench_cpu_ms() - c0;
 				}
-			const double iw = median(t[0], repeats), ic = median(t[1], repeats);
-			const double dw = dnnl_ok ? median(t[2], repeats) : 0, dcpu = dnnl_ok ? median(t[3], repeats) : 0;
+			const double iw = bench_median(t[0], repeats), ic = bench_median(t[1], repeats);
+			const double dw = dnnl_ok ? bench_median(t[2], repeats) : 0, dcpu = dnnl_ok ? bench_median(t[3], repeats) : 0;
 			char name[96];
 			snprintf(name, sizeof name, "N%lld C%lld %lldx%lld K%lld k%lld s%lld (x%d)", (long long)g.N,
 				 (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.K, (long long)g.KH,

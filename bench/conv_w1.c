@@ -8,7 +8,8 @@
  * 2*N*K*OH*OW*C/G*KH*KW per pass. Thread count: OMP_NUM_THREADS (W1 specifies 2).
  *
  * Usage: conv_w1 [--json] [--repeats N]. With --json, one JSON object per layer per line. */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200809L
+#include "bench_time.h"
 #include "selfsup/autograd.h"
 #include "selfsup/ops.h"
 
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct layer {
 	const char *name;
@@ -32,19 +32,6 @@ static const struct layer LAYERS[] = {
 };
 enum { BATCH = 512, WARMUP = 2, MAX_REPEATS = 1000 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 static float *rand_buf(struct sup_rng *r, int64_t n, float scale)
 {
 	float *p = malloc(sizeof(float) * (size_t)n);
@@ -59,11 +46,11 @@ static double time_layer(struct sup_ctx *c, struct sup_tensor *x, struct sup_ten
 {
 	double t[MAX_REPEATS];
 	for (int i = 0; i < WARMUP + repeats; i++) {
-		double t0 = now_s();
+		double t0 = bench_wall_ms();
 		struct sup_tensor *y = sup_conv2d(c, x, w, NULL, a);
 		if (bwd && y)
 			sup_backward_grad(c, y, dy);
-		double t1 = now_s();
+		double t1 = bench_wall_ms();
 		if (sup_ctx_status(c) != SUP_OK) {
 			fprintf(stderr, "conv_w1: %s\n", sup_ctx_error(c));
 			return -1;
@@ -72,9 +59,9 @@ static double time_layer(struct sup_ctx *c, struct sup_tensor *x, struct sup_ten
 		sup_grad_release(c, x);
 		sup_ctx_reset(c);
 		if (i >= WARMUP)
-			t[i - WARMUP] = t1 - t0;
+			t[i - WARMUP] = (t1 - t0) * 1e-3;
 	}
-	qsort(t, (size_t)repeats, sizeof t[0], cmp_double);
+	bench_sort(t, repeats);
 	return t[repeats / 2];
 }
 

@@ -5,28 +5,15 @@
  * given, then times the loader (batch 256, two views) with 0 (inline), 1 and 2 worker threads:
  * median samples/s over the repeats; a sample is two 1x28x28 views. */
 #define _POSIX_C_SOURCE 200809L
+#include "bench_time.h"
 #include "selfsup/data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define GRID_ROWS 8
 #define GRID_COLS 8
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static int write_grid(const struct sup_image_set *set, const struct sup_multiview *mv, const char *path)
 {
@@ -70,7 +57,7 @@ static double time_loader(const struct sup_image_set *set, const struct sup_mult
 		fprintf(stderr, "data_simclr: %s\n", err);
 		return 0;
 	}
-	double t0 = now_s(), checksum = 0;
+	double t0 = bench_wall_ms(), checksum = 0;
 	sup_loader_epoch(l, epoch);
 	int64_t samples = 0;
 	for (int b = 0; b < batches; b++) {
@@ -80,7 +67,7 @@ static double time_loader(const struct sup_image_set *set, const struct sup_mult
 		samples += bt->size;
 		checksum += ((const float *)bt->views[1].data)[b]; /* touch the batch */
 	}
-	double dt = now_s() - t0;
+	double dt = (bench_wall_ms() - t0) * 1e-3;
 	sup_loader_free(l);
 	return checksum >= 0 ? (double)samples / dt : 0;
 }
@@ -120,7 +107,7 @@ int main(int argc, char **argv)
 		double r[101];
 		for (int i = 0; i < repeats; i++)
 			r[i] = time_loader(&set, &mv, counts[k], batches, i);
-		qsort(r, (size_t)repeats, sizeof r[0], cmp_double);
+		bench_sort(r, repeats);
 		printf("workers %d: median %.0f samples/s (%.0f views/s), min %.0f, max %.0f over %d x %d batches of 256\n",
 		       counts[k], r[repeats / 2], 2 * r[repeats / 2], r[0], r[repeats - 1], repeats, batches);
 	}

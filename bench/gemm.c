@@ -11,40 +11,21 @@
  * small sizes to about 0.2 s per side (at most 200). Reports medians.
  * With --json, one JSON object per size per line. Threads: OMP_NUM_THREADS as usual. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "bench_time.h"
 #include "selfsup/ops.h"
 #include "kernels/gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* One op repetition: matmul into the arena, then reset (the reset is part of the op's cost). */
 static double time_op(struct sup_ctx *c, struct sup_tensor *a, struct sup_tensor *b, float *sink)
 {
-	double t0 = now_s();
+	double t0 = bench_wall_ms();
 	struct sup_tensor *y = sup_matmul(c, a, b, false, false);
 	double t1;
 	if (!y) {
@@ -53,15 +34,15 @@ static double time_op(struct sup_ctx *c, struct sup_tensor *a, struct sup_tensor
 	}
 	*sink += ((float *)y->data)[0];
 	sup_ctx_reset(c);
-	t1 = now_s();
-	return t1 - t0;
+	t1 = bench_wall_ms();
+	return (t1 - t0) * 1e-3;
 }
 
 static double time_direct(int n, const float *A, const float *B, float *C)
 {
-	double t0 = now_s();
+	double t0 = bench_wall_ms();
 	sup_cpu_gemm_f32(false, false, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
-	return now_s() - t0;
+	return (bench_wall_ms() - t0) * 1e-3;
 }
 
 /* Benchmarks size n; returns 0 on success. */
@@ -112,7 +93,7 @@ static int bench_size(int n, int reps, int threads, int json, float *sink)
 	}
 	*sink += C[0];
 	const double flop = 2.0 * (double)n * (double)n * (double)n;
-	const double g_op = flop / median(top, reps) * 1e-9, g_dir = flop / median(tdir, reps) * 1e-9;
+	const double g_op = flop / bench_median(top, reps) * 1e-9, g_dir = flop / bench_median(tdir, reps) * 1e-9;
 	if (json)
 		printf("{\"bench\":\"gemm\",\"n\":%d,\"threads\":%d,\"reps\":%d,\"op_gflops\":%.2f,\"direct_gflops\":%.2f,"
 		       "\"ratio\":%.4f}\n",

@@ -6,6 +6,7 @@
 /* clock_gettime is POSIX. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "bench_time.h"
 #include "workload.h"
 
 #include <omp.h>
@@ -14,21 +15,6 @@
 #include <ctype.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
-
-static double now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
-}
-
-static double cpu_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
-}
 
 static bool same_name(const char *a, const char *b)
 {
@@ -36,12 +22,6 @@ static bool same_name(const char *a, const char *b)
 		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
 			return false;
 	return *a == *b;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 static int run(const struct workload *w, int steps, int warmup, bool json)
@@ -57,9 +37,9 @@ static int run(const struct workload *w, int steps, int warmup, bool json)
 	double *ms = malloc(sizeof(double) * (size_t)steps), *cpu = malloc(sizeof(double) * (size_t)steps), loss = 0;
 	int rc = 0;
 	for (int i = 0; i < warmup + steps && ms && cpu; i++) {
-		double t0 = now_ms(), c0 = cpu_ms();
+		double t0 = bench_wall_ms(), c0 = bench_cpu_ms();
 		loss = w->step(st, &c);
-		double t1 = now_ms(), c1 = cpu_ms();
+		double t1 = bench_wall_ms(), c1 = bench_cpu_ms();
 		if (loss != loss || sup_ctx_status(&c)) {
 			fprintf(stderr, "workloads: %s step %d failed: %s\n", w->name, i, sup_ctx_error(&c));
 			rc = 1;
@@ -72,10 +52,7 @@ static int run(const struct workload *w, int steps, int warmup, bool json)
 		}
 	}
 	if (rc == 0 && ms && cpu) {
-		qsort(ms, (size_t)steps, sizeof(double), cmp_double);
-		qsort(cpu, (size_t)steps, sizeof(double), cmp_double);
-		double med = steps % 2 ? ms[steps / 2] : 0.5 * (ms[steps / 2 - 1] + ms[steps / 2]);
-		double cpu_med = steps % 2 ? cpu[steps / 2] : 0.5 * (cpu[steps / 2 - 1] + cpu[steps / 2]);
+		double med = bench_median(ms, steps), cpu_med = bench_median(cpu, steps); /* ms[0]: the minimum */
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
 		double rss_mb = (double)ru.ru_maxrss / 1024.0, gflops = w->flops ? w->flops() / (med * 1e6) : 0;
