@@ -132,6 +132,10 @@ struct sup_tensor *sup_nce_forward(struct sup_ctx *c, struct sup_model *m, const
 				   struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data);
 /* The current Z (0 before the first forward). */
 double sup_nce_z(struct sup_model *m, const struct sup_nce *l);
+/* Forgets Z, so that the next sup_nce_forward estimates it again. The memory-bank methods call it
+ * before every step of their first nce.z_epochs epochs: Z is then estimated from a bank whose
+ * random initial rows have been replaced by embeddings, and held constant from there on. */
+void sup_nce_forget_z(struct sup_model *m, const struct sup_nce *l);
 
 /* (end of the NCE and memory banks section) */
 

@@ -206,6 +206,11 @@ double sup_nce_z(struct sup_model *m, const struct sup_nce *l)
 	return ((const float *)sup_model_tensor(m, l->z)->data)[0];
 }
 
+void sup_nce_forget_z(struct sup_model *m, const struct sup_nce *l)
+{
+	((float *)sup_model_tensor(m, l->z)->data)[0] = 0;
+}
+
 struct sup_tensor *sup_nce_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_nce *l,
 				   struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data)
 {

@@ -45,6 +45,7 @@ struct cmc {
 	int contrast;
 	double tau;
 	int64_t n;
+	int64_t z_epochs; /* nce.z_epochs */
 	bool represent_embedding;
 };
 
@@ -58,6 +59,10 @@ static const struct sup_cfg_key cmc_keys[] = {
      "Tian et al. 2019, sec. 3.3", 0},
     {"embed_dim", SUP_CFG_INT, "128", NULL, "embedding dimension per view", "Tian et al.'s code (feat_dim 128)", 0},
     {"nce.tau", SUP_CFG_FLOAT, "0.07", NULL, "temperature", "Tian et al.'s code (nce_t 0.07)", 0},
+    {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
+     "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then constant",
+     "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike that "
+     "a Z taken from the random bank is ~300x too small and the NCE loss diverges (docs/methods/memory_bank.md)", 0},
     {"nce.negatives", SUP_CFG_INT, "4096", NULL,
      "noise samples per step (paper: 16384 of 1.28M images; shared by the batch)",
      "Tian et al. 2019, sec. 4.2 (16384), scaled to 60k images", 0},
@@ -138,6 +143,7 @@ static enum sup_status cmc_init(void **state, const struct sup_config *cfg, cons
 	t->contrast = sup_config_enum(cfg, "contrast");
 	t->tau = sup_config_float(cfg, "nce.tau");
 	t->n = data->n_examples;
+	t->z_epochs = sup_config_int(cfg, "nce.z_epochs");
 	t->represent_embedding = sup_config_enum(cfg, "represent") == 1;
 	struct mb_aug_opts ao = {sup_config_bool(cfg, "augment"), sup_config_float(cfg, "aug.crop_scale"),
 				 t->lab ? 0.0 : sup_config_float(cfg, "aug.jitter"), t->lab};
@@ -236,6 +242,8 @@ static enum sup_status cmc_step(void *state, struct sup_ctx *c, const struct sup
 	for (int k = 0; k < 2; k++)
 		z[k] = mb_embed(c, &t->model, &t->fc[k], sup_image_encoder_forward(c, &t->model, &t->enc[k], v[k]));
 	mb_sync_bn(c, &t->model, &t->bn_sync, false);
+	for (int k = 0; t->contrast == CMC_NCE && k < 2 && si->epoch < t->z_epochs; k++)
+		sup_nce_forget_z(&t->model, &t->nce[k]);
 	struct sup_tensor *loss = t->contrast == CMC_NCE ? cmc_nce_loss(t, c, z, idx) : cmc_infonce_loss(t, c, z);
 	if (mb_update(c, &t->model, &t->optim, loss, si->lr) != SUP_OK)
 		return sup_ctx_status(c);

@@ -34,6 +34,7 @@ struct instdisc {
 	struct sup_bn_sync bn_sync; /* over the step context's group (data-parallel runs) */
 	double prox;
 	int64_t n;
+	int64_t z_epochs; /* nce.z_epochs */
 	bool represent_embedding;
 };
 
@@ -48,6 +49,10 @@ static const struct sup_cfg_key instdisc_keys[] = {
     {"nce.negatives", SUP_CFG_INT, "4096", NULL,
      "noise samples m per step (shared by the batch; 6.8% of Fashion-MNIST, cheap as one GEMM)",
      "Wu et al. 2018, sec. 4 / Table 2: m = 4096", 0},
+    {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
+     "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then constant",
+     "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike that "
+     "a Z taken from the random bank is ~300x too small and the NCE loss diverges (docs/methods/memory_bank.md)", 0},
     {"nce.prox", SUP_CFG_FLOAT, "30", NULL, "proximal regularisation lambda (0 = off)",
      "Wu et al. 2018, sec. 3.4, eq. 10, lambda = 30", 0},
     {"bank.momentum", SUP_CFG_FLOAT, "0.5", NULL, "memory update v <- normalise(m v + (1 - m) f)",
@@ -92,6 +97,7 @@ static enum sup_status instdisc_init(void **state, const struct sup_config *cfg,
 	if (!t)
 		return SUP_ERR_NOMEM;
 	t->n = data->n_examples;
+	t->z_epochs = sup_config_int(cfg, "nce.z_epochs");
 	t->prox = sup_config_float(cfg, "nce.prox");
 	t->represent_embedding = sup_config_enum(cfg, "represent") == 1;
 	int64_t dim = sup_config_int(cfg, "embed_dim");
@@ -147,6 +153,8 @@ static enum sup_status instdisc_step(void *state, struct sup_ctx *c, const struc
 	struct sup_tensor *pos = sup_memory_bank_rows(c, &t->model, &t->bank, idx);
 	struct sup_tensor *noise = sup_memory_bank_sample(c, &c->rng, t->n, t->nce.negatives);
 	struct sup_tensor *neg = sup_memory_bank_rows(c, &t->model, &t->bank, noise);
+	if (si->epoch < t->z_epochs)
+		sup_nce_forget_z(&t->model, &t->nce);
 	struct sup_tensor *nce = sup_nce_forward(c, &t->model, &t->nce, v, pos, neg, t->n);
 	struct sup_tensor *loss = nce;
 	if (t->prox > 0 && v) /* eq. 10: lambda ||v_i^(t) - v_i^(t-1)||^2, per example */

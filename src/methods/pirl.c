@@ -47,6 +47,7 @@ struct pirl {
 	int n_perms, tile;
 	double lambda;
 	int64_t n;
+	int64_t z_epochs; /* nce.z_epochs */
 	uint64_t seed;
 	bool represent_embedding;
 };
@@ -59,6 +60,10 @@ static const struct sup_cfg_key pirl_keys[] = {
     {"lambda", SUP_CFG_FLOAT, "0.5", NULL, "weight of the jigsaw term in eq. 5", "Misra & van der Maaten 2020, eq. 5",
      0},
     {"nce.tau", SUP_CFG_FLOAT, "0.07", NULL, "temperature", "Misra & van der Maaten 2020, sec. 3.2", 0},
+    {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
+     "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then constant",
+     "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike that "
+     "a Z taken from the random bank is ~300x too small and the NCE loss diverges (docs/methods/memory_bank.md)", 0},
     {"nce.negatives", SUP_CFG_INT, "4096", NULL,
      "negatives |D_N| per step (paper: 32000 of 1.28M images; shared by the batch)",
      "Misra & van der Maaten 2020, sec. 3.2, scaled to 60k images", 0},
@@ -140,6 +145,7 @@ static enum sup_status pirl_init(void **state, const struct sup_config *cfg, con
 	if (!t)
 		return SUP_ERR_NOMEM;
 	t->n = data->n_examples;
+	t->z_epochs = sup_config_int(cfg, "nce.z_epochs");
 	t->tile = (int)tile;
 	t->n_perms = (int)np;
 	t->lambda = sup_config_float(cfg, "lambda");
@@ -227,6 +233,10 @@ static enum sup_status pirl_step(void *state, struct sup_ctx *c, const struct su
 	struct sup_tensor *pos = sup_memory_bank_rows(c, &t->model, &t->bank, idx);
 	struct sup_tensor *neg =
 	    sup_memory_bank_rows(c, &t->model, &t->bank, sup_memory_bank_sample(c, &c->rng, t->n, t->nce_f.negatives));
+	if (si->epoch < t->z_epochs) {
+		sup_nce_forget_z(&t->model, &t->nce_g);
+		sup_nce_forget_z(&t->model, &t->nce_f);
+	}
 	struct sup_tensor *lg = sup_nce_forward(c, &t->model, &t->nce_g, vg, pos, neg, t->n);
 	struct sup_tensor *lf = sup_nce_forward(c, &t->model, &t->nce_f, vf, pos, neg, t->n);
 	struct sup_tensor *loss = sup_add(c, sup_mul_scalar(c, lg, t->lambda), sup_mul_scalar(c, lf, 1 - t->lambda));

@@ -127,6 +127,13 @@ static void test_z(void)
 	struct sup_tensor *q2 = tu_rand(&c, &r, SUP_F32, TU_SHAPE(4, 6), -2, 2);
 	sup_nce_forward(&c, &m, &l, q2, q2, neg, 500);
 	TU_CHECK(sup_nce_z(&m, &l) == z1);
+	/* Forgotten, Z is estimated again on the next forward, from that forward's batch. */
+	sup_nce_forget_z(&m, &l);
+	TU_CHECK(sup_nce_z(&m, &l) == 0);
+	sup_nce_forward(&c, &m, &l, q2, q2, neg, 500);
+	const double z2 = sup_nce_estimate_z(q2, neg, 0.2, 500);
+	TU_CHECK_NEAR(sup_nce_z(&m, &l), z2, 1e-5 * z2);
+	TU_CHECK(fabs(z2 - z1) > 1e-3 * z1);
 	TU_CHECK(m.entries[l.z].kind == SUP_KIND_BUFFER && strcmp(m.entries[l.z].name, "nce.z") == 0);
 	sup_model_deinit(&m);
 	sup_ctx_deinit(&c);

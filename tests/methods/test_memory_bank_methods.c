@@ -343,9 +343,31 @@ static void test_cmc_lab(void)
 	sup_config_free(cfg);
 }
 
+/* nce.z_epochs: Z is estimated afresh at every step of the first z_epochs epochs (run_step's
+ * step k is in epoch k), then held. */
+static void test_z_epochs(const struct sup_method *m, const char *const *kv, const char *z_name)
+{
+	struct run r;
+	if (!run_open(&r, m, kv, 1, 5))
+		return;
+	double z[3];
+	for (int i = 0; i < 3; i++) {
+		run_step(&r, i, 16, NULL);
+		const float *zb = find_buffer(run_model(&r), z_name);
+		z[i] = zb ? zb[0] : NAN;
+	}
+	TU_CHECK_MSG(z[0] > 0 && z[1] > 0 && z[1] != z[0] && z[2] == z[1], "%s: Z %g, %g, %g", m->name, z[0], z[1], z[2]);
+	run_close(&r);
+}
+
 int main(void)
 {
 	test_instdisc_step_values();
+	static const char *const kz_instdisc[] = {"nce.negatives", "16", "nce.z_epochs", "2", NULL};
+	static const char *const kz_pirl[] = {"nce.negatives", "16", "jigsaw.perms", "10", "nce.z_epochs", "2", NULL};
+	test_z_epochs(&sup_method_instdisc, kz_instdisc, "nce.z");
+	test_z_epochs(&sup_method_cmc, kz_instdisc, "nce_l.z");
+	test_z_epochs(&sup_method_pirl, kz_pirl, "nce_g.z");
 	const struct case_ cases[] = {
 	    {&sup_method_instdisc, kv_instdisc, kd_instdisc, "instdisc"},
 	    {&sup_method_cmc, kv_cmc, kd_cmc, "cmc (nce)"},
