@@ -154,9 +154,12 @@ void cli_eval_list(FILE *f); /* " linear knn ..." */
  * required) and "random" (method's randomly initialised model, config defaults and seed 0;
  * method required, data defaults to the method's). opts[0..n_opts) are evaluation options
  * ("finetune.epochs=2"), checked before anything runs; an option of a protocol not in the list
- * is an error. */
+ * is an error. overrides[0..n_overrides) ("probe_layers=4") change the method's config (the
+ * checkpoint's, or the baseline's defaults) before its model is built: keys that only steer
+ * evaluation; a key that changes the model's shapes fails when the checkpoint is restored. */
 int cli_eval_run(const char *protocols, const char *checkpoint, const char *data, const char *method,
-		 char **opts, int n_opts, struct cli_metrics *out, char *err, size_t err_size);
+		 char **opts, int n_opts, char **overrides, int n_overrides, struct cli_metrics *out, char *err,
+		 size_t err_size);
 
 /* Evaluation options: "KEY=VALUE" whose key starts with a protocol that takes options
  * ("finetune."; eval_finetune.c). cli_eval_check_options (eval_run.c): every option belongs to a

@@ -310,7 +310,7 @@ int cli_cmd_train(int argc, char **argv, struct sup_dist *dist)
 			fault_slow_eval(rank);
 		if (code == CLI_OK && rank == 0 && *sup_config_str(cfg, "eval"))
 			code = cli_eval_run(sup_config_str(cfg, "eval"), res[k].checkpoint, NULL, NULL, a.eval_opts,
-					    a.n_eval_opts, &res[k].metrics, err, sizeof err);
+					    a.n_eval_opts, NULL, 0, &res[k].metrics, err, sizeof err);
 		if (code == CLI_OK && rank == 0 && res[k].metrics.n > 0)
 			code = log_eval(&res[k], err, sizeof err);
 		if (code == CLI_OK && rank == 0)

@@ -393,9 +393,13 @@ void cli_eval_list(FILE *f)
 }
 
 /* The job's model: a checkpoint, or one of the two baselines (see cli.h). */
-static int open_model(struct eval_job *j, const char *ckpt, const char *data, const char *method, char *err,
-		      size_t es)
+static int open_model(struct eval_job *j, const char *ckpt, const char *data, const char *method, char **over,
+		      int n_over, char *err, size_t es)
 {
+	if (n_over > 0 && strcmp(ckpt, "raw") == 0) {
+		snprintf(err, es, "the raw-input baseline has no method config to override ('%s')", over[0]);
+		return CLI_USAGE;
+	}
 	if (strcmp(ckpt, "raw") == 0) {
 		if (!data || !*data) {
 			snprintf(err, es, "the raw-input baseline needs data=");
@@ -412,10 +416,13 @@ static int open_model(struct eval_job *j, const char *ckpt, const char *data, co
 			return CLI_USAGE;
 		}
 		j->data = data && *data ? data : j->l.method->default_data;
-		return cli_config_build(&j->l.cfg, j->l.method, NULL, NULL, NULL, 0, err, es);
+		return cli_config_build(&j->l.cfg, j->l.method, NULL, NULL, over, n_over, err, es);
 	}
 	int code = cli_load_checkpoint(&j->l, ckpt, err, es);
 	j->data = data && *data ? data : j->l.meta.data;
+	for (int i = 0; code == CLI_OK && i < n_over; i++)
+		if (sup_config_override(j->l.cfg, over[i], err, es) != SUP_OK)
+			code = CLI_USAGE;
 	return code;
 }
 
@@ -438,7 +445,7 @@ int cli_eval_check_options(const char *list, char **opts, int n_opts, char *err,
 }
 
 int cli_eval_run(const char *list, const char *ckpt, const char *data, const char *method, char **opts, int n_opts,
-		 struct cli_metrics *out, char *err, size_t es)
+		 char **over, int n_over, struct cli_metrics *out, char *err, size_t es)
 {
 	struct eval_job j;
 	memset(&j, 0, sizeof j);
@@ -448,7 +455,7 @@ int cli_eval_run(const char *list, const char *ckpt, const char *data, const cha
 	int code = cli_eval_check_options(list, opts, n_opts, err, es);
 	if (code != CLI_OK)
 		return code;
-	code = open_model(&j, ckpt, data, method, err, es);
+	code = open_model(&j, ckpt, data, method, over, n_over, err, es);
 	if (code != CLI_OK) {
 		cli_loaded_free(&j.l);
 		return code;

@@ -497,6 +497,23 @@ static void test_eval(void)
 	r = run("eval nope full");
 	TU_CHECK(r.rc == 2 && strstr(r.err, "unknown evaluation protocol 'nope'"));
 	res_free(&r);
+	/* KEY=VALUE changes the method's config before the model is built: a key that leaves the
+	 * shapes alone evaluates; one that changes them fails at the restore; unknown keys and the
+	 * raw baseline (no method) are usage errors. */
+	r = run("eval linear full noise=0.5 --json");
+	j = last_json(&r);
+	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "linear_acc"), "%s", r.err);
+	cJSON_Delete(j);
+	res_free(&r);
+	r = run("eval linear full code_dim=5");
+	TU_CHECK_MSG(r.rc != 0 && r.err[0], "rc %d", r.rc);
+	res_free(&r);
+	r = run("eval linear full no_such_key=1");
+	TU_CHECK(r.rc == 2 && strstr(r.err, "no_such_key"));
+	res_free(&r);
+	r = run("eval linear raw data=synthetic noise=0.5");
+	TU_CHECK(r.rc == 2 && strstr(r.err, "raw-input baseline"));
+	res_free(&r);
 }
 
 /* finetune through the program: learns the synthetic quadrants, deterministic, leaves the
