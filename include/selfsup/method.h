@@ -168,6 +168,13 @@ struct sup_method {
 	/* Generative methods (may be NULL): n samples (images [n,C,H,W] in [0,1] or tokens [n,T])
 	 * continuing prompt (may be NULL), drawn from c->rng. */
 	struct sup_tensor *(*sample)(void *state, struct sup_ctx *c, int64_t n, const char *prompt);
+	/* Auto-encoders (may be NULL): the reconstructions of views[0] of b (images [B, C, H, W]),
+	 * as images of the same shape with values in [0, 1]: the decoder's mean (the sigmoid of
+	 * Bernoulli logits, a squared-error decoder's output clipped to [0, 1]) of the
+	 * deterministic code (the VAE's mu(x), the VQ-VAE's quantised code). Eval mode, no
+	 * gradients, no draws from c->rng, no change to any parameter or buffer; the tensor lives in
+	 * c's arena. NULL with c's error set. `selfsup train` draws reconstructions.png with it. */
+	struct sup_tensor *(*reconstruct)(void *state, struct sup_ctx *c, const struct sup_method_batch *b);
 	/* Density and language models (may be NULL): the total negative log-likelihood in nats of
 	 * the examples of b (views[0], eval mode, no gradients) and the number of dimensions they
 	 * hold (pixels, bytes or tokens), for the nll / bpd / bits_per_byte protocols. */

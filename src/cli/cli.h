@@ -119,6 +119,14 @@ int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const stru
 		  const struct sup_ckpt_meta *resume_meta, const struct sup_comm *comm, struct cli_train_result *out,
 		  char *err, size_t err_size);
 
+/* The PNG grids of a finished run of an image method into its run folder dir (train_grids.c):
+ * samples.png when m has sample, reconstructions.png when m has reconstruct (test inputs when
+ * data has a test split, then training inputs, each row followed by its reconstructions). A
+ * no-op for other methods, other data or an empty dir. Call it after the last checkpoint.
+ * Returns a CLI exit status; on failure a one-line message naming the file is in err. */
+int cli_train_write_grids(const struct sup_method *m, void *state, const struct cli_source *train, const char *data,
+			  const char *dir, char *err, size_t err_size);
+
 /* Builds the config of method m: schema defaults, then (resume) the checkpoint's config with
  * run-control keys reset, then the YAML file, then the overrides. */
 int cli_config_build(struct sup_config **out, const struct sup_method *m, const char *ckpt_yaml, const char *yaml_path,

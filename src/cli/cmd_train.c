@@ -39,8 +39,9 @@ static int help(const char *method)
 {
 	printf("usage: selfsup train METHOD [CONFIG.yaml] [key=value ...] [--json] [--print-config]\n"
 	       "Trains METHOD (see `selfsup list`) and writes a run folder: config.yaml, metrics.jsonl,\n"
-	       "TensorBoard events, checkpoint.safetensors, summary.json. Keys come from the method's\n"
-	       "defaults, then CONFIG.yaml, then key=value (nested keys with dots: optim.momentum=0.9).\n"
+	       "TensorBoard events, checkpoint.safetensors, summary.json (generative image methods also\n"
+	       "samples.png, reconstructions.png). Keys come from the method's defaults, then CONFIG.yaml,\n"
+	       "then key=value (nested keys with dots: optim.momentum=0.9).\n"
 	       "Common keys: data= epochs= steps= batch_size= lr= schedule= warmup_epochs= seed= threads=\n"
 	       "out= eval= seeds= resume=CHECKPOINT|RUN_FOLDER log_every=\n"
 	       "finetune.KEY=VALUE: options of eval=finetune (`selfsup eval --help` lists them).\n"

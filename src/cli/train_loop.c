@@ -580,6 +580,8 @@ int cli_train_run(const struct sup_method *m, struct sup_config *cfg, const stru
 	out->steps = r.step;
 	out->seconds = cli_now() - t0;
 	write_curves(&r, out->run_dir);
+	if (code == CLI_OK) /* after the checkpoint, which a failure here leaves intact */
+		code = cli_train_write_grids(m, r.state, &r.src, r.data, out->run_dir, err, err_size);
 cleanup:
 	if (lg) {
 		char lerr[300];

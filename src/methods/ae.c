@@ -3,8 +3,8 @@
  *   h = f(x) = W2 relu(W1 x + b1) + b2 (a linear code), x^ = g(h) = V2 relu(V1 h + c1) + c2,
  *   loss = cross-entropy of x given sigmoid(x^) (Vincent et al. 2008, sec. 2.2, for inputs in
  *   [0, 1]; summed over pixels, averaged over the batch) or squared error (loss=mse).
- * encode = the code h. The network (genimg_common.c) is the one the denoising AE (dae.c) trains
- * on corrupted inputs; here the input is the clean image. */
+ * encode = the code h; reconstruct = g(f(x)) as images. The network (genimg_common.c) is the one
+ * the denoising AE (dae.c) trains on corrupted inputs; here the input is the clean image. */
 #include "methods/genimg.h"
 
 static const struct sup_cfg_key ae_keys[] = {
@@ -31,6 +31,11 @@ static enum sup_status ae_step(void *state, struct sup_ctx *c, const struct sup_
 	return genimg_ae_step(state, c, b->views[0], b->views[0], si->lr, out);
 }
 
+static struct sup_tensor *ae_reconstruct(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return genimg_ae_reconstruct(state, c, b);
+}
+
 const struct sup_method sup_method_ae = {
     .name = "ae",
     .family = "generative",
@@ -46,5 +51,6 @@ const struct sup_method sup_method_ae = {
     .train_step = ae_step,
     .encode = genimg_ae_encode,
     .forward_features = genimg_ae_features,
+    .reconstruct = ae_reconstruct,
     .free = genimg_ae_free,
 };

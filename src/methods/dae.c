@@ -85,6 +85,12 @@ static struct sup_tensor *dae_encode(void *state, struct sup_ctx *c, const struc
 	return sup_method_encode_with(dae_features, state, c, b);
 }
 
+/* The reconstruction of a clean input (the corruption is a training device only). */
+static struct sup_tensor *dae_reconstruct(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	return genimg_ae_reconstruct(((struct dae *)state)->ae, c, b);
+}
+
 /* q_D(x~ | x) of sec. 2.3: exactly round(nu D) pixels of each image set to 0 (a partial
  * Fisher-Yates shuffle picks them), or additive Gaussian noise. */
 static struct sup_tensor *corrupt(struct dae *t, struct sup_ctx *c, struct sup_tensor *x)
@@ -140,5 +146,6 @@ const struct sup_method sup_method_dae = {
     .train_step = dae_step,
     .encode = dae_encode,
     .forward_features = dae_features,
+    .reconstruct = dae_reconstruct,
     .free = dae_free,
 };

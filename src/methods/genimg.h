@@ -23,6 +23,11 @@ enum sup_status genimg_require_binary(struct sup_ctx *c, const struct sup_tensor
 /* x in [0, 1] (byte / 255) -> i64 levels round(255 x) of x's shape. */
 struct sup_tensor *genimg_to_levels(struct sup_ctx *c, const struct sup_tensor *x);
 
+/* A decoder's output (Bernoulli logits when logits, else values) as images in [0, 1] shaped
+ * like x: the sigmoid, or the values clipped (the reconstruct callbacks). */
+struct sup_tensor *genimg_as_images(struct sup_ctx *c, struct sup_tensor *out, bool logits,
+				    const struct sup_tensor *x);
+
 /* Per-row Bernoulli negative log-likelihood: logits, x [B, ...] -> [B] (nats). */
 struct sup_tensor *genimg_bernoulli_nll_rows(struct sup_ctx *c, struct sup_tensor *logits, struct sup_tensor *x);
 /* log((1/k) sum_i exp(a_i)), stable. */
@@ -66,6 +71,8 @@ struct sup_tensor *genimg_ae_encode(void *state, struct sup_ctx *c, const struct
 /* The code h = encoder(x) (forward_features of ae and dae; genimg_ae_encode is it frozen). */
 struct sup_tensor *genimg_ae_features(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
 				      bool training);
+/* reconstruct of ae and dae: decoder(encoder(x)) as images (method.h). */
+struct sup_tensor *genimg_ae_reconstruct(struct genimg_ae *t, struct sup_ctx *c, const struct sup_method_batch *b);
 /* One Adam step on the reconstruction loss of target from input (the same tensor for a plain
  * auto-encoder, a corrupted copy for a denoising one); stats: recon_mse per pixel. */
 enum sup_status genimg_ae_step(struct genimg_ae *t, struct sup_ctx *c, struct sup_tensor *input,

@@ -62,6 +62,13 @@ struct sup_tensor *genimg_bernoulli_nll_rows(struct sup_ctx *c, struct sup_tenso
 	return sup_sum(c, l, (const int[]){1}, 1, false);
 }
 
+struct sup_tensor *genimg_as_images(struct sup_ctx *c, struct sup_tensor *out, bool logits,
+				    const struct sup_tensor *x)
+{
+	struct sup_tensor *y = logits ? sup_sigmoid(c, out) : sup_clamp(c, out, 0.0, 1.0);
+	return y ? sup_reshape(c, y, x->ndim, x->shape) : NULL;
+}
+
 double genimg_logmeanexp(const double *a, int k)
 {
 	double mx = -INFINITY, s = 0;
@@ -160,6 +167,17 @@ struct sup_tensor *genimg_ae_features(void *state, struct sup_ctx *c, const stru
 struct sup_tensor *genimg_ae_encode(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
 {
 	return sup_method_encode_with(genimg_ae_features, state, c, b);
+}
+
+struct sup_tensor *genimg_ae_reconstruct(struct genimg_ae *t, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	struct sup_tensor *x = b->views[0];
+	sup_model_set_training(&t->model, false);
+	sup_no_grad_begin(c);
+	struct sup_tensor *h = sup_mlp_forward(c, &t->model, &t->enc, genimg_flatten(c, x));
+	struct sup_tensor *y = genimg_as_images(c, sup_mlp_forward(c, &t->model, &t->dec, h), t->bce, x);
+	sup_no_grad_end(c);
+	return y;
 }
 
 enum sup_status genimg_ae_step(struct genimg_ae *t, struct sup_ctx *c, struct sup_tensor *input,

@@ -12,7 +12,8 @@
  *   log p(x) ~= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x),
  * which tends to log p(x) from below as k grows (k = 1 is the ELBO). The Bernoulli decoder
  * models binary images: train and evaluate on data=fashion-mnist-binary (fixed threshold 0.5).
- * sample: z ~ N(0, I), returns the decoder's Bernoulli means (the usual way of showing them). */
+ * sample: z ~ N(0, I), returns the decoder's Bernoulli means (the usual way of showing them);
+ * reconstruct: the Bernoulli means at z = mu(x). */
 #include "methods/genimg.h"
 
 #include <math.h>
@@ -227,6 +228,19 @@ static struct sup_tensor *vae_sample(void *state, struct sup_ctx *c, int64_t n, 
 	return p ? sup_reshape(c, p, 4, (const int64_t[]){n, t->c, t->h, t->w}) : NULL;
 }
 
+/* The decoder's Bernoulli means at z = mu(x). */
+static struct sup_tensor *vae_reconstruct(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	struct vae *t = state;
+	struct sup_tensor *x = b->views[0], *mu, *logvar;
+	sup_model_set_training(&t->model, false);
+	sup_no_grad_begin(c);
+	vae_encode_dist(t, c, x, &mu, &logvar);
+	struct sup_tensor *y = genimg_as_images(c, vae_decode(t, c, mu), true, x);
+	sup_no_grad_end(c);
+	return y;
+}
+
 const struct sup_method sup_method_vae = {
     .name = "vae",
     .family = "generative",
@@ -243,6 +257,7 @@ const struct sup_method sup_method_vae = {
     .encode = vae_encode,
     .forward_features = vae_features,
     .sample = vae_sample,
+    .reconstruct = vae_reconstruct,
     .nll = vae_nll,
     .free = vae_free,
 };

@@ -16,7 +16,7 @@
  * encode = z_e(x) flattened ([B, D * 7 * 7]). nll (recon=bce only) = the negative ELBO with the
  * uniform prior over codes of sec. 3.1: -log p(x | z_q) + (latents) log K, an upper bound that
  * ignores the learned prior the paper fits afterwards (a PixelCNN over codes, sec. 4.2).
- * sample: codes drawn from that uniform prior, decoded. */
+ * sample: codes drawn from that uniform prior, decoded; reconstruct: the decoder at z_q(x). */
 #include "methods/genimg.h"
 
 #include <math.h>
@@ -269,6 +269,20 @@ static struct sup_tensor *vqvae_sample(void *state, struct sup_ctx *c, int64_t n
 	return y;
 }
 
+/* The decoder's output at the quantised code of x, as images. */
+static struct sup_tensor *vqvae_reconstruct(void *state, struct sup_ctx *c, const struct sup_method_batch *b)
+{
+	struct vqvae *t = state;
+	struct sup_tensor *x = b->views[0], *y = NULL;
+	sup_model_set_training(&t->model, false);
+	sup_no_grad_begin(c);
+	struct sup_vq_out q;
+	if (sup_vq_forward(c, &t->model, &t->vq, vq_encode(t, c, x), &q) == SUP_OK)
+		y = genimg_as_images(c, vq_decode(t, c, q.quantized), t->bce, x);
+	sup_no_grad_end(c);
+	return y;
+}
+
 const struct sup_method sup_method_vqvae = {
     .name = "vqvae",
     .family = "generative",
@@ -285,6 +299,7 @@ const struct sup_method sup_method_vqvae = {
     .encode = vqvae_encode,
     .forward_features = vqvae_features,
     .sample = vqvae_sample,
+    .reconstruct = vqvae_reconstruct,
     .nll = vqvae_nll,
     .free = vqvae_free,
 };

@@ -2,7 +2,11 @@
  * computation, the autoregressive property of MADE and PixelCNN (the output for dimension d does
  * not move when inputs at or after d in the ordering change), the VQ straight-through gradient,
  * sampling determinism under a seed, the loss going down over a few steps, and the
- * independent-pixel baseline against a hand-computed value. Tiny images: seconds. */
+ * independent-pixel baseline against a hand-computed value, the auto-encoders' reconstruct
+ * callback, and the PNG grids a short `selfsup train` leaves in the run folder. Tiny images:
+ * seconds. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "methods/genimg.h"
 #include "selfsup/run.h"
 #include "testutil.h"
@@ -10,6 +14,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct made_up {
 	const struct sup_method *m;
@@ -321,6 +328,139 @@ static void test_descent(void)
 	check_descent("vqvae", (const char *const[]){"hidden=8", "codebook_size=8", "code_dim=2", "ema=true", NULL}, false);
 }
 
+/* ---- reconstruct: images of the input's shape in [0, 1], deterministic, no draws --------------- */
+static void check_reconstruct(const char *name, const char *const *kv)
+{
+	struct made_up u;
+	if (!make(&u, name, 8, kv))
+		return unmake(&u);
+	struct sup_ctx c;
+	tu_ctx(&c, 2);
+	struct sup_method_batch b = {.kind = SUP_BATCH_IMAGES, .n_views = 1};
+	b.views[0] = binary_images(&c, 3, 8, 5);
+	const struct sup_rng before = c.rng;
+	struct sup_tensor *y = u.m->reconstruct ? u.m->reconstruct(u.state, &c, &b) : NULL;
+	struct sup_tensor *y2 = y ? u.m->reconstruct(u.state, &c, &b) : NULL;
+	TU_CHECK_MSG(y && y2, "%s reconstruct: %s", name, sup_ctx_error(&c));
+	if (y && y2) {
+		TU_CHECK_MSG(y->ndim == 4 && y->shape[0] == 3 && y->shape[1] == 1 && y->shape[2] == 8 && y->shape[3] == 8,
+			     "%s: reconstructions of the wrong shape", name);
+		for (int64_t i = 0; i < sup_tensor_numel(y); i++) {
+			double v = sup_tensor_get(y, i);
+			TU_CHECK_MSG(v >= 0 && v <= 1, "%s: reconstruction value %g outside [0, 1]", name, v);
+		}
+		TU_CHECK_MSG(tu_max_abs_diff(y, y2) == 0, "%s: reconstruct is not deterministic", name);
+		TU_CHECK_MSG(c.rng.key == before.key && c.rng.counter == before.counter, "%s: reconstruct drew from rng",
+			     name);
+	}
+	sup_ctx_deinit(&c);
+	unmake(&u);
+}
+
+static void test_reconstruct(void)
+{
+	check_reconstruct("ae", (const char *const[]){"hidden=16", "code_dim=4", NULL});
+	check_reconstruct("ae", (const char *const[]){"hidden=16", "code_dim=4", "loss=mse", NULL});
+	check_reconstruct("dae", (const char *const[]){"hidden=16", "code_dim=4", NULL});
+	check_reconstruct("vae", (const char *const[]){"hidden=16", "latent=2", NULL});
+	check_reconstruct("vqvae", (const char *const[]){"hidden=8", "codebook_size=8", "code_dim=2", NULL});
+	check_reconstruct("vqvae", (const char *const[]){"hidden=8", "codebook_size=8", "code_dim=2", "recon=bce", NULL});
+	/* The density models have nothing to reconstruct. */
+	TU_CHECK(sup_method_find("made")->reconstruct == NULL && sup_method_find("pixelcnn")->reconstruct == NULL);
+}
+
+/* ---- the run folder's PNG grids after `selfsup train` ------------------------------------------ */
+/* An IDX file of n 8 x 8 images (random bytes) or n labels in dir. */
+static void write_idx(const char *dir, const char *name, int n, bool images, uint64_t seed)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	TU_CHECK_MSG(f != NULL, "cannot create %s", path);
+	if (!f)
+		return;
+	const unsigned char hdr_img[] = {0, 0, 8, 3, 0, 0, 0, (unsigned char)n, 0, 0, 0, 8, 0, 0, 0, 8};
+	const unsigned char hdr_lab[] = {0, 0, 8, 1, 0, 0, 0, (unsigned char)n};
+	fwrite(images ? hdr_img : hdr_lab, 1, images ? sizeof hdr_img : sizeof hdr_lab, f);
+	struct sup_rng r = sup_rng_make(seed, 0);
+	for (int i = 0; i < n * (images ? 64 : 1); i++) {
+		unsigned char v = images ? (unsigned char)(sup_rng_uniform(&r) * 255) : (unsigned char)(i % 2);
+		fwrite(&v, 1, 1, f);
+	}
+	fclose(f);
+}
+
+static int sh(const char *dir, const char *args)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "cd '%s' && OMP_NUM_THREADS=1 '%s' %s >/dev/null 2>>'%s/err.txt'", dir, SELFSUP_BIN,
+		 args, dir);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* dir/rel is a non-empty file that starts with the PNG signature. */
+static bool is_png(const char *dir, const char *rel)
+{
+	static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	char path[600];
+	unsigned char head[8] = {0};
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	FILE *f = fopen(path, "rb");
+	bool ok = f && fread(head, 1, 8, f) == 8 && memcmp(head, sig, 8) == 0;
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+static bool exists(const char *dir, const char *rel)
+{
+	char path[600];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	return stat(path, &sb) == 0;
+}
+
+static void test_train_grids(void)
+{
+	char dir[] = "/tmp/selfsup_generative_XXXXXX";
+	TU_CHECK(mkdtemp(dir) != NULL);
+	write_idx(dir, "train-images-idx3-ubyte", 16, true, 1);
+	write_idx(dir, "train-labels-idx1-ubyte", 16, false, 0);
+	write_idx(dir, "t10k-images-idx3-ubyte", 8, true, 2);
+	write_idx(dir, "t10k-labels-idx1-ubyte", 8, false, 0);
+	const char *common = "batch_size=8 steps=2 threads=1";
+	char args[512];
+	snprintf(args, sizeof args, "train ae data=. hidden=8 code_dim=2 %s out=ae", common);
+	TU_CHECK(sh(dir, args) == 0);
+	TU_CHECK_MSG(is_png(dir, "ae/reconstructions.png"), "ae: no reconstructions.png");
+	TU_CHECK_MSG(!exists(dir, "ae/samples.png"), "ae cannot sample, yet samples.png exists");
+	snprintf(args, sizeof args, "train vae data=binary:. hidden=8 latent=2 %s out=vae", common);
+	TU_CHECK(sh(dir, args) == 0);
+	TU_CHECK_MSG(is_png(dir, "vae/reconstructions.png") && is_png(dir, "vae/samples.png"), "vae: grids missing");
+	/* A grid that cannot be written (a folder is in its place) fails the run with a message
+	 * naming it, after the checkpoint. */
+	char path[600], log[4096] = "";
+	snprintf(path, sizeof path, "%s/bad", dir);
+	TU_CHECK(mkdir(path, 0777) == 0);
+	snprintf(path, sizeof path, "%s/bad/samples.png", dir);
+	TU_CHECK(mkdir(path, 0777) == 0);
+	snprintf(path, sizeof path, "%s/err.txt", dir);
+	unlink(path); /* the log of this run only */
+	snprintf(args, sizeof args, "train vae data=binary:. hidden=8 latent=2 %s out=bad", common);
+	TU_CHECK(sh(dir, args) == 1);
+	TU_CHECK(exists(dir, "bad/checkpoint.safetensors"));
+	snprintf(path, sizeof path, "%s/err.txt", dir);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		log[fread(log, 1, sizeof log - 1, f)] = 0;
+		fclose(f);
+	}
+	TU_CHECK_MSG(strstr(log, "samples.png") != NULL, "no message naming samples.png: %s", log);
+	snprintf(args, sizeof args, "rm -rf '%s'", dir);
+	TU_CHECK(system(args) == 0);
+}
+
 /* ---- the independent-pixel baseline ------------------------------------------------------- */
 static void test_pixel_model(void)
 {
@@ -342,5 +482,7 @@ int main(void)
 	test_sampling();
 	test_descent();
 	test_pixel_model();
+	test_reconstruct();
+	test_train_grids();
 	return tu_finish("methods/generative");
 }
