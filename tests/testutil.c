@@ -1,6 +1,9 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 
 struct tu_state *tu_state(void)
 {
@@ -62,4 +65,33 @@ double tu_max_abs_diff(const struct sup_tensor *a, const struct sup_tensor *b)
 			m = isnan(d) ? INFINITY : d;
 	}
 	return m;
+}
+
+void tu_write_idx(const char *dir, const char *name, int64_t n, int hw, bool images, uint64_t seed)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	TU_CHECK_MSG(f != NULL, "cannot create %s", path);
+	if (!f)
+		return;
+	const unsigned char hdr_img[] = {0, 0, 8, 3, 0, 0, (unsigned char)(n >> 8), (unsigned char)n,
+					 0, 0, 0, (unsigned char)hw, 0, 0, 0, (unsigned char)hw};
+	const unsigned char hdr_lab[] = {0, 0, 8, 1, 0, 0, (unsigned char)(n >> 8), (unsigned char)n};
+	fwrite(images ? hdr_img : hdr_lab, 1, images ? sizeof hdr_img : sizeof hdr_lab, f);
+	struct sup_rng r = sup_rng_make(seed, 0);
+	for (int64_t i = 0; i < n * (images ? (int64_t)hw * hw : 1); i++) {
+		unsigned char v = images ? (unsigned char)(sup_rng_uniform(&r) * 255) : (unsigned char)(i % 2);
+		fwrite(&v, 1, 1, f);
+	}
+	fclose(f);
+}
+
+int tu_sh(const char *dir, const char *bin, const char *args)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "cd '%s' && OMP_NUM_THREADS=1 '%s' %s >/dev/null 2>>'%s/err.txt'", dir, bin, args,
+		 dir);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

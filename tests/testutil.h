@@ -57,6 +57,13 @@ struct sup_tensor *tu_index(struct sup_ctx *c, struct sup_rng *r, int ndim, cons
 /* Max |a - b| over elements (shapes must match); INFINITY when they do not. */
 double tu_max_abs_diff(const struct sup_tensor *a, const struct sup_tensor *b);
 
+/* Writes dir/name as an IDX file: n random hw x hw byte images (stream seed), or n labels
+ * 0, 1, 0, ... (n < 65536). A failure to create it is a test failure. */
+void tu_write_idx(const char *dir, const char *name, int64_t n, int hw, bool images, uint64_t seed);
+/* Runs `cd dir && OMP_NUM_THREADS=1 bin args` through the shell, stdout dropped, stderr appended
+ * to dir/err.txt; returns the exit status (-1 when it did not exit). */
+int tu_sh(const char *dir, const char *bin, const char *args);
+
 #define TU_SHAPE(...) (sizeof((int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)), ((const int64_t[]){ __VA_ARGS__ })
 
 #endif

@@ -14,7 +14,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern const struct sup_method sup_method_simclr, sup_method_moco, sup_method_mocov2;
@@ -276,47 +275,21 @@ static void test_moco_queue_and_ema(void)
 
 /* ---- through the driver ------------------------------------------------------------------------ */
 
-static void write_idx(const char *dir, const char *name, int64_t n, bool images, uint64_t seed)
-{
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	const unsigned char hdr_img[] = {0, 0, 8, 3, 0, 0, (unsigned char)(n >> 8), (unsigned char)n, 0, 0, 0, HW, 0,
-					 0, 0, HW};
-	const unsigned char hdr_lab[] = {0, 0, 8, 1, 0, 0, (unsigned char)(n >> 8), (unsigned char)n};
-	fwrite(images ? hdr_img : hdr_lab, 1, images ? sizeof hdr_img : sizeof hdr_lab, f);
-	struct sup_rng r = sup_rng_make(seed, 0);
-	for (int64_t i = 0; i < n * (images ? HW * HW : 1); i++) {
-		unsigned char v = images ? (unsigned char)(sup_rng_uniform(&r) * 255) : (unsigned char)(i % 2);
-		fwrite(&v, 1, 1, f);
-	}
-	fclose(f);
-}
-
-static int sh(const char *dir, const char *args)
-{
-	char cmd[2048];
-	snprintf(cmd, sizeof cmd, "cd '%s' && OMP_NUM_THREADS=1 '%s' %s >/dev/null 2>>'%s/err.txt'", dir, SELFSUP_BIN,
-		 args, dir);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_driver_resume(void)
 {
 	char dir[] = "/tmp/selfsup_contrastive_XXXXXX";
 	TU_CHECK(mkdtemp(dir) != NULL);
-	write_idx(dir, "train-images-idx3-ubyte", 64, true, 1);
-	write_idx(dir, "train-labels-idx1-ubyte", 64, false, 0);
-	write_idx(dir, "t10k-images-idx3-ubyte", 16, true, 2);
-	write_idx(dir, "t10k-labels-idx1-ubyte", 16, false, 0);
+	tu_write_idx(dir, "train-images-idx3-ubyte", 64, HW, true, 1);
+	tu_write_idx(dir, "train-labels-idx1-ubyte", 64, HW, false, 0);
+	tu_write_idx(dir, "t10k-images-idx3-ubyte", 16, HW, true, 2);
+	tu_write_idx(dir, "t10k-labels-idx1-ubyte", 16, HW, false, 0);
 	const char *common = "data=. batch_size=8 queue_size=16 bn_splits=2 dim=8 epochs=2 threads=1";
 	char args[512];
 	snprintf(args, sizeof args, "train moco %s out=full", common);
-	TU_CHECK(sh(dir, args) == 0);
+	TU_CHECK(tu_sh(dir, SELFSUP_BIN, args) == 0);
 	snprintf(args, sizeof args, "train moco %s out=part steps=11", common);
-	TU_CHECK(sh(dir, args) == 0);
-	TU_CHECK(sh(dir, "train moco resume=part out=resumed eval=knn") == 0);
+	TU_CHECK(tu_sh(dir, SELFSUP_BIN, args) == 0);
+	TU_CHECK(tu_sh(dir, SELFSUP_BIN, "train moco resume=part out=resumed eval=knn") == 0);
 	char pa[600], pb[600], err[256];
 	snprintf(pa, sizeof pa, "%s/full/checkpoint.safetensors", dir);
 	snprintf(pb, sizeof pb, "%s/resumed/checkpoint.safetensors", dir);
@@ -336,7 +309,7 @@ static void test_driver_resume(void)
 	sup_safetensors_free(a);
 	sup_safetensors_free(b);
 	/* The random-initialisation checkpoint (epochs=0) evaluates too. */
-	TU_CHECK(sh(dir, "train simclr data=. batch_size=8 epochs=0 out=init eval=linear") == 0);
+	TU_CHECK(tu_sh(dir, SELFSUP_BIN, "train simclr data=. batch_size=8 epochs=0 out=init eval=linear") == 0);
 	snprintf(args, sizeof args, "rm -rf '%s'", dir);
 	TU_CHECK(system(args) == 0);
 }

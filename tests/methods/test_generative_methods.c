@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 struct made_up {
@@ -370,35 +369,6 @@ static void test_reconstruct(void)
 }
 
 /* ---- the run folder's PNG grids after `selfsup train` ------------------------------------------ */
-/* An IDX file of n 8 x 8 images (random bytes) or n labels in dir. */
-static void write_idx(const char *dir, const char *name, int n, bool images, uint64_t seed)
-{
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	TU_CHECK_MSG(f != NULL, "cannot create %s", path);
-	if (!f)
-		return;
-	const unsigned char hdr_img[] = {0, 0, 8, 3, 0, 0, 0, (unsigned char)n, 0, 0, 0, 8, 0, 0, 0, 8};
-	const unsigned char hdr_lab[] = {0, 0, 8, 1, 0, 0, 0, (unsigned char)n};
-	fwrite(images ? hdr_img : hdr_lab, 1, images ? sizeof hdr_img : sizeof hdr_lab, f);
-	struct sup_rng r = sup_rng_make(seed, 0);
-	for (int i = 0; i < n * (images ? 64 : 1); i++) {
-		unsigned char v = images ? (unsigned char)(sup_rng_uniform(&r) * 255) : (unsigned char)(i % 2);
-		fwrite(&v, 1, 1, f);
-	}
-	fclose(f);
-}
-
-static int sh(const char *dir, const char *args)
-{
-	char cmd[2048];
-	snprintf(cmd, sizeof cmd, "cd '%s' && OMP_NUM_THREADS=1 '%s' %s >/dev/null 2>>'%s/err.txt'", dir, SELFSUP_BIN,
-		 args, dir);
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* dir/rel is a non-empty file that starts with the PNG signature. */
 static bool is_png(const char *dir, const char *rel)
 {
@@ -425,18 +395,18 @@ static void test_train_grids(void)
 {
 	char dir[] = "/tmp/selfsup_generative_XXXXXX";
 	TU_CHECK(mkdtemp(dir) != NULL);
-	write_idx(dir, "train-images-idx3-ubyte", 16, true, 1);
-	write_idx(dir, "train-labels-idx1-ubyte", 16, false, 0);
-	write_idx(dir, "t10k-images-idx3-ubyte", 8, true, 2);
-	write_idx(dir, "t10k-labels-idx1-ubyte", 8, false, 0);
+	tu_write_idx(dir, "train-images-idx3-ubyte", 16, 8, true, 1);
+	tu_write_idx(dir, "train-labels-idx1-ubyte", 16, 8, false, 0);
+	tu_write_idx(dir, "t10k-images-idx3-ubyte", 8, 8, true, 2);
+	tu_write_idx(dir, "t10k-labels-idx1-ubyte", 8, 8, false, 0);
 	const char *common = "batch_size=8 steps=2 threads=1";
 	char args[512];
 	snprintf(args, sizeof args, "train ae data=. hidden=8 code_dim=2 %s out=ae", common);
-	TU_CHECK(sh(dir, args) == 0);
+	TU_CHECK(tu_sh(dir, SELFSUP_BIN, args) == 0);
 	TU_CHECK_MSG(is_png(dir, "ae/reconstructions.png"), "ae: no reconstructions.png");
 	TU_CHECK_MSG(!exists(dir, "ae/samples.png"), "ae cannot sample, yet samples.png exists");
 	snprintf(args, sizeof args, "train vae data=binary:. hidden=8 latent=2 %s out=vae", common);
-	TU_CHECK(sh(dir, args) == 0);
+	TU_CHECK(tu_sh(dir, SELFSUP_BIN, args) == 0);
 	TU_CHECK_MSG(is_png(dir, "vae/reconstructions.png") && is_png(dir, "vae/samples.png"), "vae: grids missing");
 	/* A grid that cannot be written (a folder is in its place) fails the run with a message
 	 * naming it, after the checkpoint. */
@@ -448,7 +418,7 @@ static void test_train_grids(void)
 	snprintf(path, sizeof path, "%s/err.txt", dir);
 	unlink(path); /* the log of this run only */
 	snprintf(args, sizeof args, "train vae data=binary:. hidden=8 latent=2 %s out=bad", common);
-	TU_CHECK(sh(dir, args) == 1);
+	TU_CHECK(tu_sh(dir, SELFSUP_BIN, args) == 1);
 	TU_CHECK(exists(dir, "bad/checkpoint.safetensors"));
 	snprintf(path, sizeof path, "%s/err.txt", dir);
 	FILE *f = fopen(path, "r");
