@@ -46,6 +46,7 @@ struct cmc {
 	double tau;
 	int64_t n;
 	int64_t z_epochs; /* nce.z_epochs */
+	enum mb_loss loss; /* nce.loss */
 	bool represent_embedding;
 };
 
@@ -59,6 +60,8 @@ static const struct sup_cfg_key cmc_keys[] = {
      "Tian et al. 2019, sec. 3.3", 0},
     {"embed_dim", SUP_CFG_INT, "128", NULL, "embedding dimension per view", "Tian et al.'s code (feat_dim 128)", 0},
     {"nce.tau", SUP_CFG_FLOAT, "0.07", NULL, "temperature", "Tian et al.'s code (nce_t 0.07)", 0},
+    {"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES, "bank negatives through NCE (Z) or a softmax over [positive, negatives]",
+     "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},
     {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
      "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then constant",
      "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike that "
@@ -76,6 +79,7 @@ static const struct sup_cfg_key cmc_keys[] = {
     {"aug.jitter", SUP_CFG_FLOAT, "0.4", NULL,
      "colour jitter strength in views=augment (lab: none, colour is a view)",
      "Wu et al.'s code ColorJitter(0.4), as for instdisc", 0},
+    {"optim.kind", SUP_CFG_ENUM, "sgd", MB_OPTIM_CHOICES, "optimizer", "Tian et al.'s code", 0},
     {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", "Tian et al.'s code", 0},
     {"optim.weight_decay", SUP_CFG_FLOAT, "0.0001", NULL, "L2 weight decay (not on BN/bias)",
      "Tian et al.'s code (1e-4)", 0},
@@ -144,6 +148,7 @@ static enum sup_status cmc_init(void **state, const struct sup_config *cfg, cons
 	t->tau = sup_config_float(cfg, "nce.tau");
 	t->n = data->n_examples;
 	t->z_epochs = sup_config_int(cfg, "nce.z_epochs");
+	t->loss = (enum mb_loss)sup_config_enum(cfg, "nce.loss");
 	t->represent_embedding = sup_config_enum(cfg, "represent") == 1;
 	struct mb_aug_opts ao = {sup_config_bool(cfg, "augment"), sup_config_float(cfg, "aug.crop_scale"),
 				 t->lab ? 0.0 : sup_config_float(cfg, "aug.jitter"), t->lab};
@@ -192,8 +197,8 @@ static struct sup_tensor *cmc_nce_loss(struct cmc *t, struct sup_ctx *c, struct 
 	struct sup_tensor *l[2];
 	for (int k = 0; k < 2; k++) {
 		const struct sup_memory_bank *other = &t->bank[1 - k];
-		l[k] = sup_nce_forward(c, &t->model, &t->nce[k], z[k], sup_memory_bank_rows(c, &t->model, other, idx),
-				       sup_memory_bank_rows(c, &t->model, other, noise), t->n);
+		l[k] = mb_bank_loss(c, &t->model, &t->nce[k], t->loss, z[k], sup_memory_bank_rows(c, &t->model, other, idx),
+				    sup_memory_bank_rows(c, &t->model, other, noise), t->n);
 	}
 	return sup_add(c, l[0], l[1]);
 }

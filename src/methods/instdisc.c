@@ -35,6 +35,7 @@ struct instdisc {
 	double prox;
 	int64_t n;
 	int64_t z_epochs; /* nce.z_epochs */
+	enum mb_loss loss; /* nce.loss */
 	bool represent_embedding;
 };
 
@@ -49,6 +50,8 @@ static const struct sup_cfg_key instdisc_keys[] = {
     {"nce.negatives", SUP_CFG_INT, "4096", NULL,
      "noise samples m per step (shared by the batch; 6.8% of Fashion-MNIST, cheap as one GEMM)",
      "Wu et al. 2018, sec. 4 / Table 2: m = 4096", 0},
+    {"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES, "bank negatives through NCE (Z) or a softmax over [positive, negatives]",
+     "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},
     {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
      "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then constant",
      "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike that "
@@ -66,6 +69,7 @@ static const struct sup_cfg_key instdisc_keys[] = {
      "Wu et al.'s code: RandomResizedCrop(scale=(0.2, 1))", 0},
     {"aug.jitter", SUP_CFG_FLOAT, "0.4", NULL, "colour jitter strength (brightness, contrast, saturation, hue)",
      "Wu et al.'s code: ColorJitter(0.4, 0.4, 0.4, 0.4), RandomGrayscale(0.2)", 0},
+    {"optim.kind", SUP_CFG_ENUM, "sgd", MB_OPTIM_CHOICES, "optimizer", "Wu et al. 2018, sec. 4", 0},
     {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", "Wu et al. 2018, sec. 4", 0},
     {"optim.weight_decay", SUP_CFG_FLOAT, "0.0005", NULL, "L2 weight decay (not on BN/bias)",
      "Wu et al. 2018, sec. 4", 0},
@@ -98,6 +102,7 @@ static enum sup_status instdisc_init(void **state, const struct sup_config *cfg,
 		return SUP_ERR_NOMEM;
 	t->n = data->n_examples;
 	t->z_epochs = sup_config_int(cfg, "nce.z_epochs");
+	t->loss = (enum mb_loss)sup_config_enum(cfg, "nce.loss");
 	t->prox = sup_config_float(cfg, "nce.prox");
 	t->represent_embedding = sup_config_enum(cfg, "represent") == 1;
 	int64_t dim = sup_config_int(cfg, "embed_dim");
@@ -155,7 +160,7 @@ static enum sup_status instdisc_step(void *state, struct sup_ctx *c, const struc
 	struct sup_tensor *neg = sup_memory_bank_rows(c, &t->model, &t->bank, noise);
 	if (si->epoch < t->z_epochs)
 		sup_nce_forget_z(&t->model, &t->nce);
-	struct sup_tensor *nce = sup_nce_forward(c, &t->model, &t->nce, v, pos, neg, t->n);
+	struct sup_tensor *nce = mb_bank_loss(c, &t->model, &t->nce, t->loss, v, pos, neg, t->n);
 	struct sup_tensor *loss = nce;
 	if (t->prox > 0 && v) /* eq. 10: lambda ||v_i^(t) - v_i^(t-1)||^2, per example */
 		loss = sup_add(c, nce, sup_mul_scalar(c, sup_mse(c, v, pos, SUP_REDUCE_SUM), t->prox / (double)v->shape[0]));

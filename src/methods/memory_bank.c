@@ -123,13 +123,22 @@ int mb_encoder_declare(struct sup_image_encoder *e, struct sup_model *m, const c
 
 enum sup_status mb_optim_init(struct sup_optim *o, struct sup_model *m, const struct sup_config *cfg)
 {
+	static const enum sup_optim_kind kinds[] = {SUP_OPTIM_SGD, SUP_OPTIM_LARS, SUP_OPTIM_ADAM, SUP_OPTIM_ADAMW};
 	struct sup_optim_config oc = {
-	    .kind = SUP_OPTIM_SGD,
+	    .kind = kinds[sup_config_enum(cfg, "optim.kind")],
 	    .momentum = sup_config_float(cfg, "optim.momentum"),
 	    .weight_decay = sup_config_float(cfg, "optim.weight_decay"),
 	    .exclude_no_decay = true,
 	};
 	return sup_optim_init(o, m, &oc);
+}
+
+struct sup_tensor *mb_bank_loss(struct sup_ctx *c, struct sup_model *m, const struct sup_nce *l, enum mb_loss kind,
+				struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data)
+{
+	if (kind == MB_LOSS_SOFTMAX)
+		return sup_info_nce_queue(c, q, pos, neg, l->tau, NULL);
+	return sup_nce_forward(c, m, l, q, pos, neg, n_data);
 }
 
 struct sup_tensor *mb_embed(struct sup_ctx *c, struct sup_model *m, const struct sup_linear *fc,

@@ -52,9 +52,19 @@ enum sup_status mb_check_images(const char *method, const struct sup_data_info *
  * on images up to 64 pixels). */
 int mb_encoder_declare(struct sup_image_encoder *e, struct sup_model *m, const char *prefix,
 		       const struct sup_config *cfg, int64_t in_channels, int height);
-/* SGD with the config's optim.momentum and optim.weight_decay, batch-norm and bias parameters
- * excluded from weight decay. */
+/* The optimizer of config key optim.kind (MB_OPTIM_CHOICES) with optim.momentum and
+ * optim.weight_decay, batch-norm and bias parameters excluded from weight decay. */
+#define MB_OPTIM_CHOICES "sgd|lars|adam|adamw"
 enum sup_status mb_optim_init(struct sup_optim *o, struct sup_model *m, const struct sup_config *cfg);
+/* How the bank's entries enter the loss (config key nce.loss): NCE, Wu et al. eq. 5-7 with the
+ * head's Z (sup_nce_forward), or the softmax cross-entropy over [positive, negatives] / tau
+ * (InfoNCE with bank negatives: the `--softmax` loss of Tian et al.'s CMC code, which they found
+ * better than NCE, and the memory-bank mechanism of MoCo §3.2 / §4.1). pos [B, D] holds each
+ * anchor's positive, neg [M, D] the negatives shared by the batch. */
+enum mb_loss { MB_LOSS_NCE, MB_LOSS_SOFTMAX };
+#define MB_LOSS_CHOICES "nce|softmax"
+struct sup_tensor *mb_bank_loss(struct sup_ctx *c, struct sup_model *m, const struct sup_nce *l, enum mb_loss kind,
+				struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data);
 /* z = L2-normalise(linear(h)) (Wu et al. §3.1: the 128-d embedding on the unit sphere). */
 struct sup_tensor *mb_embed(struct sup_ctx *c, struct sup_model *m, const struct sup_linear *fc,
 			    struct sup_tensor *h);

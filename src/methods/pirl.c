@@ -48,6 +48,7 @@ struct pirl {
 	double lambda;
 	int64_t n;
 	int64_t z_epochs; /* nce.z_epochs */
+	enum mb_loss loss; /* nce.loss */
 	uint64_t seed;
 	bool represent_embedding;
 };
@@ -60,6 +61,8 @@ static const struct sup_cfg_key pirl_keys[] = {
     {"lambda", SUP_CFG_FLOAT, "0.5", NULL, "weight of the jigsaw term in eq. 5", "Misra & van der Maaten 2020, eq. 5",
      0},
     {"nce.tau", SUP_CFG_FLOAT, "0.07", NULL, "temperature", "Misra & van der Maaten 2020, sec. 3.2", 0},
+    {"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES, "bank negatives through NCE (Z) or a softmax over [positive, negatives]",
+     "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},
     {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
      "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then constant",
      "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike that "
@@ -80,6 +83,7 @@ static const struct sup_cfg_key pirl_keys[] = {
     {"aug.crop_scale", SUP_CFG_FLOAT, "0.2", NULL, "lower area bound of the random resized crop",
      "as instdisc (Wu et al.'s code)", 0},
     {"aug.jitter", SUP_CFG_FLOAT, "0.4", NULL, "colour jitter strength", "as instdisc (Wu et al.'s code)", 0},
+    {"optim.kind", SUP_CFG_ENUM, "sgd", MB_OPTIM_CHOICES, "optimizer", "Misra & van der Maaten 2020, sec. 4", 0},
     {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", "Misra & van der Maaten 2020, sec. 4", 0},
     {"optim.weight_decay", SUP_CFG_FLOAT, "0.0001", NULL, "L2 weight decay (not on BN/bias)",
      "Misra & van der Maaten 2020, sec. 4 (1e-4)", 0},
@@ -146,6 +150,7 @@ static enum sup_status pirl_init(void **state, const struct sup_config *cfg, con
 		return SUP_ERR_NOMEM;
 	t->n = data->n_examples;
 	t->z_epochs = sup_config_int(cfg, "nce.z_epochs");
+	t->loss = (enum mb_loss)sup_config_enum(cfg, "nce.loss");
 	t->tile = (int)tile;
 	t->n_perms = (int)np;
 	t->lambda = sup_config_float(cfg, "lambda");
@@ -237,8 +242,8 @@ static enum sup_status pirl_step(void *state, struct sup_ctx *c, const struct su
 		sup_nce_forget_z(&t->model, &t->nce_g);
 		sup_nce_forget_z(&t->model, &t->nce_f);
 	}
-	struct sup_tensor *lg = sup_nce_forward(c, &t->model, &t->nce_g, vg, pos, neg, t->n);
-	struct sup_tensor *lf = sup_nce_forward(c, &t->model, &t->nce_f, vf, pos, neg, t->n);
+	struct sup_tensor *lg = mb_bank_loss(c, &t->model, &t->nce_g, t->loss, vg, pos, neg, t->n);
+	struct sup_tensor *lf = mb_bank_loss(c, &t->model, &t->nce_f, t->loss, vf, pos, neg, t->n);
 	struct sup_tensor *loss = sup_add(c, sup_mul_scalar(c, lg, t->lambda), sup_mul_scalar(c, lf, 1 - t->lambda));
 	if (mb_update(c, &t->model, &t->optim, loss, si->lr) != SUP_OK)
 		return sup_ctx_status(c);

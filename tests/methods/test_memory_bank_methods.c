@@ -128,9 +128,12 @@ static const float *find_buffer(struct sup_model *m, const char *name)
 
 /* ---- one InstDisc step against an independent computation ---- */
 
-static void test_instdisc_step_values(void)
+/* One InstDisc step against an independent computation of eq. 5-7 (loss "nce") or of the
+ * softmax cross-entropy over [positive, noise] / tau (loss "softmax"), plus the proximal term. */
+static void test_instdisc_step_values(const char *loss_kind)
 {
-	static const char *const kv[] = {"nce.negatives", "20", "nce.prox", "30", NULL};
+	const bool softmax = strcmp(loss_kind, "softmax") == 0;
+	const char *const kv[] = {"nce.negatives", "20", "nce.prox", "30", "nce.loss", loss_kind, NULL};
 	struct run r;
 	if (!run_open(&r, &sup_method_instdisc, kv, 1, 3))
 		return;
@@ -164,15 +167,19 @@ static void test_instdisc_step_values(void)
 			sp += v[d] * vo[d];
 			prox += (v[d] - vo[d]) * (v[d] - vo[d]);
 		}
-		double p = exp(sp / tau) / z;
-		total += -log(p / (p + k));
+		double sum_exp = exp(sp / tau);
+		if (!softmax)
+			total += -log(exp(sp / tau) / z / (exp(sp / tau) / z + k));
 		for (int j = 0; j < M; j++) {
 			double sn = 0;
 			for (int d = 0; d < D; d++)
 				sn += v[d] * old[noise[j] * D + d];
-			double pn = exp(sn / tau) / z;
-			total += -log(k / (pn + k));
+			sum_exp += exp(sn / tau);
+			if (!softmax)
+				total += -log(k / (exp(sn / tau) / z + k));
 		}
+		if (softmax)
+			total += log(sum_exp) - sp / tau;
 	}
 	for (int i = 0; i < N_IMG; i++) {
 		bool in_batch = ((i - 5 + N_IMG) % N_IMG) < B;
@@ -180,8 +187,10 @@ static void test_instdisc_step_values(void)
 			untouched = fmax(untouched, fabs(bank[i * D + d] - old[i * D + d]));
 	}
 	double nce = total / B, want = nce + 30 * prox / B;
-	TU_CHECK_MSG(fabs(st.values[0] - nce) <= 2e-3 * fabs(nce), "nce %.8g vs independent %.8g", st.values[0], nce);
-	TU_CHECK_MSG(fabs(loss - want) <= 2e-3 * fabs(want), "loss %.8g vs independent %.8g", loss, want);
+	TU_CHECK_MSG(fabs(st.values[0] - nce) <= 2e-3 * fabs(nce), "%s %.8g vs independent %.8g", loss_kind, st.values[0],
+		     nce);
+	TU_CHECK_MSG(fabs(loss - want) <= 2e-3 * fabs(want), "%s: loss %.8g vs independent %.8g", loss_kind, loss, want);
+	TU_CHECK_MSG(softmax == (z == 0), "%s: Z %g (the softmax loss has none)", loss_kind, z);
 	TU_CHECK(untouched == 0);
 	run_close(&r);
 }
@@ -198,10 +207,13 @@ static const char *const kv_instdisc[] = {"nce.negatives", "16", NULL};
 static const char *const kv_cmc[] = {"nce.negatives", "16", NULL};
 static const char *const kv_cmc_infonce[] = {"contrast", "infonce", NULL};
 static const char *const kv_pirl[] = {"nce.negatives", "16", "jigsaw.perms", "10", NULL};
+static const char *const kv_pirl_softmax[] = {"nce.negatives", "16", "jigsaw.perms", "10", "nce.loss", "softmax", NULL};
 /* Loss-decrease runs: targets held nearly still (see test_loss_decreases). */
 static const char *const kd_instdisc[] = {"nce.negatives", "256", "bank.momentum", "0.99", "augment", "false", NULL};
 static const char *const kd_cmc[] = {"nce.negatives", "256", "bank.momentum", "0.99", "augment", "false", NULL};
 static const char *const kd_pirl[] = {"nce.negatives", "256", "jigsaw.perms", "10", "bank.momentum", "0.99", "augment", "false", NULL};
+static const char *const kd_pirl_softmax[] = {"nce.negatives", "256", "jigsaw.perms", "10", "bank.momentum", "0.99",
+					      "augment", "false", "nce.loss", "softmax", NULL};
 
 /* The memory-bank NCE's value is not monotone while the bank fills: its rows start random and are
  * replaced by embeddings, which raises the negatives' similarities. With the targets held nearly
@@ -362,7 +374,8 @@ static void test_z_epochs(const struct sup_method *m, const char *const *kv, con
 
 int main(void)
 {
-	test_instdisc_step_values();
+	test_instdisc_step_values("nce");
+	test_instdisc_step_values("softmax");
 	static const char *const kz_instdisc[] = {"nce.negatives", "16", "nce.z_epochs", "2", NULL};
 	static const char *const kz_pirl[] = {"nce.negatives", "16", "jigsaw.perms", "10", "nce.z_epochs", "2", NULL};
 	test_z_epochs(&sup_method_instdisc, kz_instdisc, "nce.z");
@@ -373,6 +386,7 @@ int main(void)
 	    {&sup_method_cmc, kv_cmc, kd_cmc, "cmc (nce)"},
 	    {&sup_method_cmc, kv_cmc_infonce, kv_cmc_infonce, "cmc (infonce)"},
 	    {&sup_method_pirl, kv_pirl, kd_pirl, "pirl"},
+	    {&sup_method_pirl, kv_pirl_softmax, kd_pirl_softmax, "pirl (softmax)"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		test_loss_decreases(&cases[i]);
