@@ -36,7 +36,7 @@ struct cmc {
 	struct sup_model model;
 	struct sup_optim optim;
 	struct sup_image_encoder enc[2]; /* view 1 (L), view 2 (ab or a second L crop) */
-	struct sup_linear fc[2];
+	struct mb_head fc[2];
 	struct sup_memory_bank bank[2];
 	struct sup_nce nce[2]; /* nce[0]: anchor view 1 against bank 2; nce[1]: the reverse */
 	struct mb_views views;
@@ -60,6 +60,8 @@ static const struct sup_cfg_key cmc_keys[] = {
      "Tian et al. 2019, sec. 3.3", 0},
     {"embed_dim", SUP_CFG_INT, "128", NULL, "embedding dimension per view", "Tian et al.'s code (feat_dim 128)", 0},
     {"nce.tau", SUP_CFG_FLOAT, "0.07", NULL, "temperature", "Tian et al.'s code (nce_t 0.07)", 0},
+    {"head", SUP_CFG_ENUM, "linear", MB_HEAD_CHOICES, "embedding head: one linear layer or linear-ReLU-linear",
+     "linear: Tian et al. 2019, sec. 4; mlp: SimCLR sec. 2.1, MoCo v2 sec. 2", 0},
     {"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES, "bank negatives through NCE (Z) or a softmax over [positive, negatives]",
      "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},
     {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
@@ -111,7 +113,7 @@ static enum sup_status cmc_build(struct cmc *t, const struct sup_config *cfg, co
 	for (int k = 0; k < 2; k++) {
 		int64_t ch = t->lab ? (k == 0 ? 1 : 2) : data->channels;
 		mb_encoder_declare(&t->enc[k], &t->model, enc_name[k], cfg, ch, data->height);
-		sup_linear_declare(&t->fc[k], &t->model, fc_name[k], t->enc[k].feat_dim, dim, true);
+		mb_head_declare(&t->fc[k], &t->model, fc_name[k], t->enc[k].feat_dim, dim, sup_config_enum(cfg, "head") == 1);
 		if (t->contrast == CMC_NCE) {
 			sup_memory_bank_declare(&t->bank[k], &t->model, bank_name[k], t->n, dim, mo);
 			sup_nce_declare(&t->nce[k], &t->model, nce_name[k], t->tau, negatives);

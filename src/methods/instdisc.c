@@ -27,7 +27,7 @@ struct instdisc {
 	struct sup_model model;
 	struct sup_optim optim;
 	struct sup_image_encoder enc;
-	struct sup_linear fc;
+	struct mb_head fc;
 	struct sup_memory_bank bank;
 	struct sup_nce nce;
 	struct mb_views views;
@@ -50,6 +50,8 @@ static const struct sup_cfg_key instdisc_keys[] = {
     {"nce.negatives", SUP_CFG_INT, "4096", NULL,
      "noise samples m per step (shared by the batch; 6.8% of Fashion-MNIST, cheap as one GEMM)",
      "Wu et al. 2018, sec. 4 / Table 2: m = 4096", 0},
+    {"head", SUP_CFG_ENUM, "linear", MB_HEAD_CHOICES, "embedding head: one linear layer or linear-ReLU-linear",
+     "linear: Wu et al. 2018, sec. 3.1; mlp: SimCLR sec. 2.1, MoCo v2 sec. 2", 0},
     {"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES, "bank negatives through NCE (Z) or a softmax over [positive, negatives]",
      "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},
     {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
@@ -115,7 +117,7 @@ static enum sup_status instdisc_init(void **state, const struct sup_config *cfg,
 	}
 	sup_model_init(&t->model, sup_allocator_default());
 	mb_encoder_declare(&t->enc, &t->model, "encoder", cfg, data->channels, data->height);
-	sup_linear_declare(&t->fc, &t->model, "head", t->enc.feat_dim, dim, true);
+	mb_head_declare(&t->fc, &t->model, "head", t->enc.feat_dim, dim, sup_config_enum(cfg, "head") == 1);
 	sup_memory_bank_declare(&t->bank, &t->model, "bank", t->n, dim, sup_config_float(cfg, "bank.momentum"));
 	sup_nce_declare(&t->nce, &t->model, "nce", sup_config_float(cfg, "nce.tau"),
 			sup_config_int(cfg, "nce.negatives"));

@@ -141,10 +141,22 @@ struct sup_tensor *mb_bank_loss(struct sup_ctx *c, struct sup_model *m, const st
 	return sup_nce_forward(c, m, l, q, pos, neg, n_data);
 }
 
-struct sup_tensor *mb_embed(struct sup_ctx *c, struct sup_model *m, const struct sup_linear *fc,
-			    struct sup_tensor *h)
+int mb_head_declare(struct mb_head *h, struct sup_model *m, const char *prefix, int64_t in, int64_t out, bool mlp)
 {
-	return sup_l2_normalize(c, sup_linear_forward(c, m, fc, h), 1, 1e-12);
+	h->mlp = mlp;
+	if (!mlp)
+		return sup_linear_declare(&h->fc2, m, prefix, in, out, true);
+	char p0[96], p2[96];
+	snprintf(p0, sizeof p0, "%s.0", prefix);
+	snprintf(p2, sizeof p2, "%s.2", prefix);
+	return sup_linear_declare(&h->fc1, m, p0, in, in, true) | sup_linear_declare(&h->fc2, m, p2, in, out, true);
+}
+
+struct sup_tensor *mb_embed(struct sup_ctx *c, struct sup_model *m, const struct mb_head *head, struct sup_tensor *h)
+{
+	if (head->mlp)
+		h = sup_relu(c, sup_linear_forward(c, m, &head->fc1, h));
+	return sup_l2_normalize(c, sup_linear_forward(c, m, &head->fc2, h), 1, 1e-12);
 }
 
 const struct sup_tensor *mb_index(struct sup_ctx *c, const struct sup_method_batch *b)

@@ -65,9 +65,18 @@ enum mb_loss { MB_LOSS_NCE, MB_LOSS_SOFTMAX };
 #define MB_LOSS_CHOICES "nce|softmax"
 struct sup_tensor *mb_bank_loss(struct sup_ctx *c, struct sup_model *m, const struct sup_nce *l, enum mb_loss kind,
 				struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data);
-/* z = L2-normalise(linear(h)) (Wu et al. §3.1: the 128-d embedding on the unit sphere). */
-struct sup_tensor *mb_embed(struct sup_ctx *c, struct sup_model *m, const struct sup_linear *fc,
-			    struct sup_tensor *h);
+/* The embedding head (config key `head`, MB_HEAD_CHOICES): one linear layer, as the three papers
+ * define it (Wu et al. §3.1), or an MLP linear-ReLU-linear with hidden width = input width (the
+ * head of SimCLR §2.1 and MoCo v2 §2, which Tian et al.'s PyContrast also gives InsDis, CMC and
+ * PIRL). Parameters: prefix.weight/bias (linear), prefix.0.* and prefix.2.* (mlp). */
+struct mb_head {
+	struct sup_linear fc1, fc2; /* fc1 unused by the linear head */
+	bool mlp;
+};
+#define MB_HEAD_CHOICES "linear|mlp"
+int mb_head_declare(struct mb_head *h, struct sup_model *m, const char *prefix, int64_t in, int64_t out, bool mlp);
+/* z = L2-normalise(head(h)) (Wu et al. §3.1: the 128-d embedding on the unit sphere). */
+struct sup_tensor *mb_embed(struct sup_ctx *c, struct sup_model *m, const struct mb_head *head, struct sup_tensor *h);
 /* The batch's example indices (b->index), or NULL with the context's error set. */
 const struct sup_tensor *mb_index(struct sup_ctx *c, const struct sup_method_batch *b);
 /* Mean of a [B] or [B, D] tensor's values (stats). */

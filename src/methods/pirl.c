@@ -38,7 +38,8 @@ struct pirl {
 	struct sup_model model;
 	struct sup_optim optim;
 	struct sup_image_encoder enc;
-	struct sup_linear fc_f, fc_patch, fc_g;
+	struct mb_head fc_f; /* f: the image head */
+	struct sup_linear fc_patch, fc_g;
 	struct sup_memory_bank bank;
 	struct sup_nce nce_g, nce_f;
 	struct mb_views views;
@@ -61,6 +62,8 @@ static const struct sup_cfg_key pirl_keys[] = {
     {"lambda", SUP_CFG_FLOAT, "0.5", NULL, "weight of the jigsaw term in eq. 5", "Misra & van der Maaten 2020, eq. 5",
      0},
     {"nce.tau", SUP_CFG_FLOAT, "0.07", NULL, "temperature", "Misra & van der Maaten 2020, sec. 3.2", 0},
+    {"head", SUP_CFG_ENUM, "linear", MB_HEAD_CHOICES, "embedding head: one linear layer or linear-ReLU-linear",
+     "linear: Misra & van der Maaten 2020, sec. 3.2; mlp: SimCLR sec. 2.1, MoCo v2 sec. 2", 0},
     {"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES, "bank negatives through NCE (Z) or a softmax over [positive, negatives]",
      "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},
     {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
@@ -114,7 +117,7 @@ static enum sup_status pirl_build(struct pirl *t, const struct sup_config *cfg, 
 	struct sup_model *m = &t->model;
 	sup_model_init(m, sup_allocator_default());
 	mb_encoder_declare(&t->enc, m, "encoder", cfg, data->channels, data->height);
-	sup_linear_declare(&t->fc_f, m, "head_f", t->enc.feat_dim, dim, true);
+	mb_head_declare(&t->fc_f, m, "head_f", t->enc.feat_dim, dim, sup_config_enum(cfg, "head") == 1);
 	sup_linear_declare(&t->fc_patch, m, "head_patch", t->enc.feat_dim, dim, true);
 	sup_linear_declare(&t->fc_g, m, "head_g", PIRL_TILES * dim, dim, true);
 	sup_memory_bank_declare(&t->bank, m, "bank", t->n, dim, sup_config_float(cfg, "bank.momentum"));

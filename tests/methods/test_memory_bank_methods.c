@@ -204,6 +204,9 @@ struct case_ {
 };
 
 static const char *const kv_instdisc[] = {"nce.negatives", "16", NULL};
+static const char *const kv_instdisc_mlp[] = {"nce.negatives", "16", "head", "mlp", "nce.loss", "softmax", NULL};
+static const char *const kd_instdisc_mlp[] = {"nce.negatives", "256", "bank.momentum", "0.99", "augment", "false",
+					      "head", "mlp", "nce.loss", "softmax", NULL};
 static const char *const kv_cmc[] = {"nce.negatives", "16", NULL};
 static const char *const kv_cmc_infonce[] = {"contrast", "infonce", NULL};
 static const char *const kv_pirl[] = {"nce.negatives", "16", "jigsaw.perms", "10", NULL};
@@ -372,8 +375,31 @@ static void test_z_epochs(const struct sup_method *m, const char *const *kv, con
 	run_close(&r);
 }
 
+/* head=mlp: linear-ReLU-linear named as PyTorch's Sequential (head.0, head.2), hidden width =
+ * the backbone's; head=linear keeps the paper's single layer (head.weight). */
+static void test_head_names(void)
+{
+	static const char *const kv_mlp[] = {"head", "mlp", NULL};
+	struct run r;
+	if (!run_open(&r, &sup_method_instdisc, kv_mlp, 1, 1))
+		return;
+	struct sup_model *m = run_model(&r);
+	int w0 = sup_model_find(m, "head.0.weight"), w2 = sup_model_find(m, "head.2.weight");
+	TU_CHECK(w0 >= 0 && w2 >= 0 && sup_model_find(m, "head.weight") < 0);
+	if (w0 >= 0 && w2 >= 0) {
+		const struct sup_tensor *a = sup_model_tensor(m, w0), *b = sup_model_tensor(m, w2);
+		TU_CHECK(a->shape[0] == a->shape[1] && b->shape[0] == 128 && b->shape[1] == a->shape[0]);
+	}
+	run_close(&r);
+	if (!run_open(&r, &sup_method_instdisc, NULL, 1, 1))
+		return;
+	TU_CHECK(sup_model_find(run_model(&r), "head.weight") >= 0 && sup_model_find(run_model(&r), "head.0.weight") < 0);
+	run_close(&r);
+}
+
 int main(void)
 {
+	test_head_names();
 	test_instdisc_step_values("nce");
 	test_instdisc_step_values("softmax");
 	static const char *const kz_instdisc[] = {"nce.negatives", "16", "nce.z_epochs", "2", NULL};
@@ -383,6 +409,7 @@ int main(void)
 	test_z_epochs(&sup_method_pirl, kz_pirl, "nce_g.z");
 	const struct case_ cases[] = {
 	    {&sup_method_instdisc, kv_instdisc, kd_instdisc, "instdisc"},
+	    {&sup_method_instdisc, kv_instdisc_mlp, kd_instdisc_mlp, "instdisc (mlp head, softmax)"},
 	    {&sup_method_cmc, kv_cmc, kd_cmc, "cmc (nce)"},
 	    {&sup_method_cmc, kv_cmc_infonce, kv_cmc_infonce, "cmc (infonce)"},
 	    {&sup_method_pirl, kv_pirl, kd_pirl, "pirl"},
