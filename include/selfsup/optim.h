@@ -65,11 +65,13 @@ void sup_optim_step(struct sup_optim *o, double lr);
  * max_norm / (norm + 1e-6) (PyTorch's clip_grad_norm_). Returns the norm before clipping. */
 double sup_clip_grad_norm(struct sup_model *m, double max_norm);
 
-enum sup_schedule_kind { SUP_SCHED_CONST, SUP_SCHED_COSINE, SUP_SCHED_STEP, SUP_SCHED_KIND_COUNT };
+enum sup_schedule_kind { SUP_SCHED_CONST, SUP_SCHED_COSINE, SUP_SCHED_STEP, SUP_SCHED_MULTISTEP, SUP_SCHED_KIND_COUNT };
 
 /* lr(step) for step = 0, 1, ...: linear warm-up base * (step + 1) / warmup over the first
  * `warmup` steps, then constant, cosine from base to final_lr at total_steps (SGDR without
- * restarts, Loshchilov & Hutter 2017), or step decay base * gamma^floor((step - warmup) / step_size). */
+ * restarts, Loshchilov & Hutter 2017), step decay base * gamma^floor((step - warmup) / step_size),
+ * or milestone decay base * gamma^(number of milestones <= step) (PyTorch's MultiStepLR; the
+ * milestones count steps from 0, warm-up included). */
 struct sup_schedule {
 	enum sup_schedule_kind kind;
 	double base_lr;
@@ -77,7 +79,9 @@ struct sup_schedule {
 	int64_t total_steps; /* cosine */
 	double final_lr;     /* cosine */
 	int64_t step_size;   /* step decay */
-	double gamma;        /* step decay */
+	double gamma;        /* step and milestone decay */
+	int64_t milestones[4]; /* milestone decay: ascending; unused slots 0 after the last */
+	int n_milestones;
 };
 double sup_schedule_lr(const struct sup_schedule *s, int64_t step);
 

@@ -278,11 +278,19 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 	if ((code = check_dist(r, err, err_size)) != CLI_OK)
 		return code;
 	r->total = r->epochs * r->spe;
+	/* Methods choose among const|cosine|step; step is the decay of MoCo v1 §4.1 and Wu et al. §4:
+	 * x0.1 at 60 % and 80 % of the steps (epochs 120 and 160 of 200). */
+	const char *sched = sup_config_str(cfg, "schedule");
 	r->sched = (struct sup_schedule){
-	    .kind = sup_config_enum(cfg, "schedule") == 0 ? SUP_SCHED_CONST : SUP_SCHED_COSINE,
+	    .kind = !strcmp(sched, "cosine") ? SUP_SCHED_COSINE
+		    : !strcmp(sched, "step") ? SUP_SCHED_MULTISTEP
+					     : SUP_SCHED_CONST,
 	    .base_lr = sup_config_float(cfg, "lr"),
 	    .warmup = sup_config_int(cfg, "warmup_epochs") * r->spe,
 	    .total_steps = r->total,
+	    .gamma = 0.1,
+	    .milestones = {r->total * 6 / 10, r->total * 8 / 10},
+	    .n_milestones = 2,
 	};
 	sup_ctx_init(&r->c, sup_allocator_default(), r->seed);
 	r->c.comm = r->K > 1 ? r->comm : NULL;

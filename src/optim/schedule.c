@@ -1,4 +1,4 @@
-/* Learning-rate schedules: linear warm-up, then constant, cosine or step decay. */
+/* Learning-rate schedules: linear warm-up, then constant, cosine, step or milestone decay. */
 #include "selfsup/optim.h"
 
 #include <math.h>
@@ -19,6 +19,12 @@ double sup_schedule_lr(const struct sup_schedule *s, int64_t step)
 	}
 	case SUP_SCHED_STEP:
 		return s->base_lr * pow(s->gamma, (double)(s->step_size > 0 ? t / s->step_size : 0));
+	case SUP_SCHED_MULTISTEP: {
+		int passed = 0;
+		for (int i = 0; i < s->n_milestones && i < 4; i++)
+			passed += step >= s->milestones[i];
+		return s->base_lr * pow(s->gamma, (double)passed);
+	}
 	case SUP_SCHED_CONST:
 	default: return s->base_lr;
 	}

@@ -135,6 +135,14 @@ static void test_schedules(void)
 	TU_CHECK_NEAR(sup_schedule_lr(&st, 29), 1.0, 1e-12);
 	TU_CHECK_NEAR(sup_schedule_lr(&st, 30), 0.1, 1e-12);
 	TU_CHECK_NEAR(sup_schedule_lr(&st, 65), 0.01, 1e-12);
+	struct sup_schedule ms = { .kind = SUP_SCHED_MULTISTEP, .base_lr = 0.03, .gamma = 0.1, .milestones = { 60, 80 },
+				   .n_milestones = 2 };
+	TU_CHECK_NEAR(sup_schedule_lr(&ms, 0), 0.03, 1e-12);
+	TU_CHECK_NEAR(sup_schedule_lr(&ms, 59), 0.03, 1e-12);
+	TU_CHECK_NEAR(sup_schedule_lr(&ms, 60), 0.003, 1e-12);
+	TU_CHECK_NEAR(sup_schedule_lr(&ms, 79), 0.003, 1e-12);
+	TU_CHECK_NEAR(sup_schedule_lr(&ms, 80), 0.0003, 1e-12);
+	TU_CHECK_NEAR(sup_schedule_lr(&ms, 1000), 0.0003, 1e-12);
 }
 
 /* min ||A w - b||^2 for a well-conditioned 3x3 A: every optimizer reaches w* = A^-1 b. */
