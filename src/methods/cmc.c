@@ -133,7 +133,7 @@ static enum sup_status cmc_init(void **state, const struct sup_config *cfg, cons
 				struct sup_rng *rng, char *err, size_t err_size)
 {
 	*state = NULL;
-	enum sup_status s = mb_check_images("cmc", data, err, err_size);
+	enum sup_status s = mb_check("cmc", cfg, data, err, err_size);
 	if (s != SUP_OK)
 		return s;
 	int views = sup_config_enum(cfg, "views"); /* 0 auto, 1 lab, 2 augment */

@@ -96,7 +96,7 @@ static enum sup_status instdisc_init(void **state, const struct sup_config *cfg,
 				     struct sup_rng *rng, char *err, size_t err_size)
 {
 	*state = NULL;
-	enum sup_status s = mb_check_images("instdisc", data, err, err_size);
+	enum sup_status s = mb_check("instdisc", cfg, data, err, err_size);
 	if (s != SUP_OK)
 		return s;
 	struct instdisc *t = calloc(1, sizeof *t);

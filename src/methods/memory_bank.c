@@ -4,8 +4,13 @@
 #include <math.h>
 #include <string.h>
 
-enum sup_status mb_check_images(const char *method, const struct sup_data_info *d, char *err, size_t err_size)
+enum sup_status mb_check(const char *method, const struct sup_config *cfg, const struct sup_data_info *d, char *err,
+			 size_t err_size)
 {
+	if (sup_config_int(cfg, "nce.z_epochs") < 0) {
+		snprintf(err, err_size, "%s: nce.z_epochs must be >= 0 (0: Z estimated once, at the first step)", method);
+		return SUP_ERR_ARG;
+	}
 	if (d->modality != SUP_MODALITY_IMAGE || d->channels < 1 || d->height < 9 || d->width < 9 ||
 	    d->n_examples < 2) {
 		snprintf(err, err_size, "%s trains on images (data=fashion-mnist, a CIFAR or ImageFolder set), not on %s",

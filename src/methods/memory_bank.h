@@ -46,8 +46,9 @@ struct sup_tensor *mb_views_make(struct sup_ctx *c, const struct mb_views *v, co
 /* The deterministic steps only (evaluation inputs). */
 struct sup_tensor *mb_views_eval(struct sup_ctx *c, const struct mb_views *v, const struct sup_tensor *x);
 
-/* An image data set check shared by the three methods. */
-enum sup_status mb_check_images(const char *method, const struct sup_data_info *d, char *err, size_t err_size);
+/* The checks shared by the three methods: an image data set, nce.z_epochs >= 0. */
+enum sup_status mb_check(const char *method, const struct sup_config *cfg, const struct sup_data_info *d, char *err,
+			 size_t err_size);
 /* Declares the encoder named by config key "encoder" for in_channels (CIFAR stem for the ResNets
  * on images up to 64 pixels). */
 int mb_encoder_declare(struct sup_image_encoder *e, struct sup_model *m, const char *prefix,

@@ -137,7 +137,7 @@ static enum sup_status pirl_init(void **state, const struct sup_config *cfg, con
 				 struct sup_rng *rng, char *err, size_t err_size)
 {
 	*state = NULL;
-	enum sup_status s = mb_check_images("pirl", data, err, err_size);
+	enum sup_status s = mb_check("pirl", cfg, data, err, err_size);
 	if (s != SUP_OK)
 		return s;
 	int cell = (data->height < data->width ? data->height : data->width) / 3;

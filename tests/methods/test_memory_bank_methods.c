@@ -358,6 +358,22 @@ static void test_cmc_lab(void)
 	sup_config_free(cfg);
 }
 
+/* A negative nce.z_epochs is refused by each method with a message naming the key. */
+static void test_bad_z_epochs(const struct sup_method *m)
+{
+	struct sup_config *cfg = NULL;
+	char err[256] = "";
+	const struct sup_cfg_key *schemas[2] = {sup_config_common_keys(), m->config};
+	TU_CHECK(sup_config_new(&cfg, schemas, 2, err, sizeof err) == SUP_OK &&
+		 sup_config_set(cfg, "nce.z_epochs", "-1", err, sizeof err) == SUP_OK);
+	struct sup_data_info info = tiny_info(1);
+	struct sup_rng rng = sup_rng_make(0, 1);
+	void *state = NULL;
+	TU_CHECK_MSG(m->init(&state, cfg, &info, &rng, err, sizeof err) == SUP_ERR_ARG && strstr(err, "nce.z_epochs"),
+		     "%s: %s", m->name, err);
+	sup_config_free(cfg);
+}
+
 /* nce.z_epochs: Z is estimated afresh at every step of the first z_epochs epochs (run_step's
  * step k is in epoch k), then held. */
 static void test_z_epochs(const struct sup_method *m, const char *const *kv, const char *z_name)
@@ -400,6 +416,9 @@ static void test_head_names(void)
 int main(void)
 {
 	test_head_names();
+	test_bad_z_epochs(&sup_method_instdisc);
+	test_bad_z_epochs(&sup_method_cmc);
+	test_bad_z_epochs(&sup_method_pirl);
 	test_instdisc_step_values("nce");
 	test_instdisc_step_values("softmax");
 	static const char *const kz_instdisc[] = {"nce.negatives", "16", "nce.z_epochs", "2", NULL};
