@@ -4,9 +4,12 @@
  * Two views of one image, the L and ab channels of CIE Lab (§3.1, §4.2 "L and ab"), each with its
  * own encoder f_1, f_2 (§3.2); an embedding of one view must pick out the other view of the same
  * image among negatives (eq. 2-4, the two-view objective L = L(V1, V2) + L(V2, V1)). The
- * negatives come either from a memory bank per view with NCE (§3.3 "approximating the softmax
- * with NCE", the InstDisc machinery: tau 0.07, momentum 0.5) or from the other images of the
- * batch (in-batch InfoNCE; `contrast=infonce`). The representation is the concatenation
+ * negatives come either from the other images of the batch (in-batch InfoNCE, the softmax of
+ * eq. 2 over the batch; `contrast=infonce`, the default) or from a memory bank per view with NCE
+ * (§3.3 "approximating the softmax with NCE", the InstDisc machinery: tau 0.07, momentum 0.5;
+ * `contrast=nce`, optionally `nce.loss=softmax`). The default is the in-batch form because it
+ * learns far better on Fashion-MNIST at this budget (15 epochs: 88.5 % linear probe against
+ * 85.4 % with the banks; docs/methods/memory_bank.md). The representation is the concatenation
  * [f_1(v_1), f_2(v_2)] (§4.2).
  *
  * Views on 1-channel data (Fashion-MNIST). A grayscale image is its own L channel and has no
@@ -56,8 +59,9 @@ static const struct sup_cfg_key cmc_keys[] = {
     {"views", SUP_CFG_ENUM, "auto", "auto|lab|augment",
      "lab: L vs ab of Lab (3 channels); augment: two augmented crops of L; auto: lab on 3 channels, else augment",
      "Tian et al. 2019, sec. 4.2 (L, ab)", 0},
-    {"contrast", SUP_CFG_ENUM, "nce", "nce|infonce", "negatives from memory banks (NCE) or from the batch",
-     "Tian et al. 2019, sec. 3.3", 0},
+    {"contrast", SUP_CFG_ENUM, "infonce", "nce|infonce", "negatives from the batch (eq. 2) or from memory banks (NCE)",
+     "Tian et al. 2019, sec. 3.2-3.3; infonce: 88.5% linear on Fashion-MNIST vs 85.4% with the banks "
+     "(docs/methods/memory_bank.md)", 0},
     {"embed_dim", SUP_CFG_INT, "128", NULL, "embedding dimension per view", "Tian et al.'s code (feat_dim 128)", 0},
     {"nce.tau", SUP_CFG_FLOAT, "0.07", NULL, "temperature", "Tian et al.'s code (nce_t 0.07)", 0},
     {"head", SUP_CFG_ENUM, "linear", MB_HEAD_CHOICES, "embedding head: one linear layer or linear-ReLU-linear",

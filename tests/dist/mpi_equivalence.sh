@@ -47,8 +47,10 @@ for k in loss acc pos_sim neg_sim; do same_metric moco1 moco2 $k 1e-4 1e-6; done
 bank="data=img threads=1 batch_size=8 epochs=3 steps=20 log_every=1 lr=0.003 embed_dim=16 nce.negatives=32"
 for ms in instdisc:4 pirl:4 cmc:3; do
 	m=${ms%:*}
-	one $m $bank seed=${ms#*:} out=${m}1
-	two $m $bank seed=${ms#*:} out=${m}2 dist.check_every=5
+	x=""
+	[ "$m" = cmc ] && x=contrast=nce
+	one $m $bank $x seed=${ms#*:} out=${m}1
+	two $m $bank $x seed=${ms#*:} out=${m}2 dist.check_every=5
 	same_losses ${m}1 ${m}2 1e-4
 	same ${m}1 ${m}2
 done

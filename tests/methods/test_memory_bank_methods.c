@@ -207,13 +207,13 @@ static const char *const kv_instdisc[] = {"nce.negatives", "16", NULL};
 static const char *const kv_instdisc_mlp[] = {"nce.negatives", "16", "head", "mlp", "nce.loss", "softmax", NULL};
 static const char *const kd_instdisc_mlp[] = {"nce.negatives", "256", "bank.momentum", "0.99", "augment", "false",
 					      "head", "mlp", "nce.loss", "softmax", NULL};
-static const char *const kv_cmc[] = {"nce.negatives", "16", NULL};
+static const char *const kv_cmc[] = {"contrast", "nce", "nce.negatives", "16", NULL};
 static const char *const kv_cmc_infonce[] = {"contrast", "infonce", NULL};
 static const char *const kv_pirl[] = {"nce.negatives", "16", "jigsaw.perms", "10", NULL};
 static const char *const kv_pirl_softmax[] = {"nce.negatives", "16", "jigsaw.perms", "10", "nce.loss", "softmax", NULL};
 /* Loss-decrease runs: targets held nearly still (see test_loss_decreases). */
 static const char *const kd_instdisc[] = {"nce.negatives", "256", "bank.momentum", "0.99", "augment", "false", NULL};
-static const char *const kd_cmc[] = {"nce.negatives", "256", "bank.momentum", "0.99", "augment", "false", NULL};
+static const char *const kd_cmc[] = {"contrast", "nce", "nce.negatives", "256", "bank.momentum", "0.99", "augment", "false", NULL};
 static const char *const kd_pirl[] = {"nce.negatives", "256", "jigsaw.perms", "10", "bank.momentum", "0.99", "augment", "false", NULL};
 static const char *const kd_pirl_softmax[] = {"nce.negatives", "256", "jigsaw.perms", "10", "bank.momentum", "0.99",
 					      "augment", "false", "nce.loss", "softmax", NULL};
@@ -424,7 +424,8 @@ int main(void)
 	static const char *const kz_instdisc[] = {"nce.negatives", "16", "nce.z_epochs", "2", NULL};
 	static const char *const kz_pirl[] = {"nce.negatives", "16", "jigsaw.perms", "10", "nce.z_epochs", "2", NULL};
 	test_z_epochs(&sup_method_instdisc, kz_instdisc, "nce.z");
-	test_z_epochs(&sup_method_cmc, kz_instdisc, "nce_l.z");
+	static const char *const kz_cmc[] = {"contrast", "nce", "nce.negatives", "16", "nce.z_epochs", "2", NULL};
+	test_z_epochs(&sup_method_cmc, kz_cmc, "nce_l.z");
 	test_z_epochs(&sup_method_pirl, kz_pirl, "nce_g.z");
 	const struct case_ cases[] = {
 	    {&sup_method_instdisc, kv_instdisc, kd_instdisc, "instdisc"},
