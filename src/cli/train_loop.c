@@ -278,8 +278,8 @@ static int run_prepare(struct run *r, const struct sup_safetensors *resume, cons
 	if ((code = check_dist(r, err, err_size)) != CLI_OK)
 		return code;
 	r->total = r->epochs * r->spe;
-	/* Methods choose among const|cosine|step; step is the decay of MoCo v1 §4.1 and Wu et al. §4:
-	 * x0.1 at 60 % and 80 % of the steps (epochs 120 and 160 of 200). */
+	/* Methods choose among const|cosine|step; step is MoCo v1's decay (§4.1): x0.1 at 60 % and
+	 * 80 % of the steps (epochs 120 and 160 of 200). */
 	const char *sched = sup_config_str(cfg, "schedule");
 	r->sched = (struct sup_schedule){
 	    .kind = !strcmp(sched, "cosine") ? SUP_SCHED_COSINE

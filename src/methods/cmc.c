@@ -28,6 +28,7 @@
  * Data-parallel (`mpirun -np K`): the run of one process on the global batch, up to rounding,
  * with either contrast (memory_bank.h lists how for the banks; in-batch InfoNCE gathers the
  * other view's embeddings; docs/dist.md). */
+#include "methods/image_ssl.h"
 #include "methods/memory_bank.h"
 
 #include <math.h>
@@ -85,7 +86,7 @@ static const struct sup_cfg_key cmc_keys[] = {
     {"aug.jitter", SUP_CFG_FLOAT, "0.4", NULL,
      "colour jitter strength in views=augment (lab: none, colour is a view)",
      "Wu et al.'s code ColorJitter(0.4), as for instdisc", 0},
-    {"optim.kind", SUP_CFG_ENUM, "sgd", MB_OPTIM_CHOICES, "optimizer", "Tian et al.'s code", 0},
+    {"optim.kind", SUP_CFG_ENUM, "sgd", IMAGE_SSL_OPTIM_CHOICES, "optimizer", "Tian et al.'s code", 0},
     {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", "Tian et al.'s code", 0},
     {"optim.weight_decay", SUP_CFG_FLOAT, "0.0001", NULL, "L2 weight decay (not on BN/bias)",
      "Tian et al.'s code (1e-4)", 0},

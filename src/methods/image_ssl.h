@@ -1,5 +1,5 @@
-/* Pieces shared by the image instance-contrastive methods (simclr.c, moco.c): the backbone and
- * optimizer chosen by config keys. Internal to src/methods/. The config keys read here must be
+/* Pieces shared by the image instance-contrastive methods (simclr.c, moco.c; the optimizer also
+ * by the memory-bank methods, memory_bank.c): the backbone and optimizer chosen by config keys. Internal to src/methods/. The config keys read here must be
  * in the method's schema: encoder.name, encoder.cifar_stem, optim.kind, optim.momentum,
  * optim.weight_decay. */
 #ifndef SELFSUP_METHODS_IMAGE_SSL_H

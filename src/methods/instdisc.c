@@ -18,6 +18,7 @@
  *
  * Data-parallel (`mpirun -np K`): the run of one process on the global batch, up to rounding
  * (memory_bank.h lists how; docs/dist.md). */
+#include "methods/image_ssl.h"
 #include "methods/memory_bank.h"
 
 #include <math.h>
@@ -71,7 +72,7 @@ static const struct sup_cfg_key instdisc_keys[] = {
      "Wu et al.'s code: RandomResizedCrop(scale=(0.2, 1))", 0},
     {"aug.jitter", SUP_CFG_FLOAT, "0.4", NULL, "colour jitter strength (brightness, contrast, saturation, hue)",
      "Wu et al.'s code: ColorJitter(0.4, 0.4, 0.4, 0.4), RandomGrayscale(0.2)", 0},
-    {"optim.kind", SUP_CFG_ENUM, "sgd", MB_OPTIM_CHOICES, "optimizer", "Wu et al. 2018, sec. 4", 0},
+    {"optim.kind", SUP_CFG_ENUM, "sgd", IMAGE_SSL_OPTIM_CHOICES, "optimizer", "Wu et al. 2018, sec. 4", 0},
     {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", "Wu et al. 2018, sec. 4", 0},
     {"optim.weight_decay", SUP_CFG_FLOAT, "0.0005", NULL, "L2 weight decay (not on BN/bias)",
      "Wu et al. 2018, sec. 4", 0},

@@ -1,6 +1,8 @@
 /* Shared pieces of the memory-bank methods; see memory_bank.h. */
 #include "methods/memory_bank.h"
 
+#include "methods/image_ssl.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -128,13 +130,8 @@ int mb_encoder_declare(struct sup_image_encoder *e, struct sup_model *m, const c
 
 enum sup_status mb_optim_init(struct sup_optim *o, struct sup_model *m, const struct sup_config *cfg)
 {
-	static const enum sup_optim_kind kinds[] = {SUP_OPTIM_SGD, SUP_OPTIM_LARS, SUP_OPTIM_ADAM, SUP_OPTIM_ADAMW};
-	struct sup_optim_config oc = {
-	    .kind = kinds[sup_config_enum(cfg, "optim.kind")],
-	    .momentum = sup_config_float(cfg, "optim.momentum"),
-	    .weight_decay = sup_config_float(cfg, "optim.weight_decay"),
-	    .exclude_no_decay = true,
-	};
+	struct sup_optim_config oc = image_ssl_optim_config(cfg);
+	oc.exclude_no_decay = true; /* SGD too: Wu et al.'s code decays neither BN nor biases */
 	return sup_optim_init(o, m, &oc);
 }
 

@@ -53,9 +53,9 @@ enum sup_status mb_check(const char *method, const struct sup_config *cfg, const
  * on images up to 64 pixels). */
 int mb_encoder_declare(struct sup_image_encoder *e, struct sup_model *m, const char *prefix,
 		       const struct sup_config *cfg, int64_t in_channels, int height);
-/* The optimizer of config key optim.kind (MB_OPTIM_CHOICES) with optim.momentum and
- * optim.weight_decay, batch-norm and bias parameters excluded from weight decay. */
-#define MB_OPTIM_CHOICES "sgd|lars|adam|adamw"
+/* The optimizer of config key optim.kind (IMAGE_SSL_OPTIM_CHOICES, image_ssl.h) with
+ * optim.momentum and optim.weight_decay, batch-norm and bias parameters excluded from weight
+ * decay. */
 enum sup_status mb_optim_init(struct sup_optim *o, struct sup_model *m, const struct sup_config *cfg);
 /* How the bank's entries enter the loss (config key nce.loss): NCE, Wu et al. eq. 5-7 with the
  * head's Z (sup_nce_forward), or the softmax cross-entropy over [positive, negatives] / tau

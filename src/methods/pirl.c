@@ -26,6 +26,7 @@
  *
  * Data-parallel (`mpirun -np K`): the run of one process on the global batch, up to rounding
  * (memory_bank.h lists how; docs/dist.md). */
+#include "methods/image_ssl.h"
 #include "methods/memory_bank.h"
 
 #include <math.h>
@@ -86,7 +87,7 @@ static const struct sup_cfg_key pirl_keys[] = {
     {"aug.crop_scale", SUP_CFG_FLOAT, "0.2", NULL, "lower area bound of the random resized crop",
      "as instdisc (Wu et al.'s code)", 0},
     {"aug.jitter", SUP_CFG_FLOAT, "0.4", NULL, "colour jitter strength", "as instdisc (Wu et al.'s code)", 0},
-    {"optim.kind", SUP_CFG_ENUM, "sgd", MB_OPTIM_CHOICES, "optimizer", "Misra & van der Maaten 2020, sec. 4", 0},
+    {"optim.kind", SUP_CFG_ENUM, "sgd", IMAGE_SSL_OPTIM_CHOICES, "optimizer", "Misra & van der Maaten 2020, sec. 4", 0},
     {"optim.momentum", SUP_CFG_FLOAT, "0.9", NULL, "SGD momentum", "Misra & van der Maaten 2020, sec. 4", 0},
     {"optim.weight_decay", SUP_CFG_FLOAT, "0.0001", NULL, "L2 weight decay (not on BN/bias)",
      "Misra & van der Maaten 2020, sec. 4 (1e-4)", 0},
