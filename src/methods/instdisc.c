@@ -53,12 +53,7 @@ static const struct sup_cfg_key instdisc_keys[] = {
      "Wu et al. 2018, sec. 4 / Table 2: m = 4096", 0},
     {"head", SUP_CFG_ENUM, "linear", MB_HEAD_CHOICES, "embedding head: one linear layer or linear-ReLU-linear",
      "linear: Wu et al. 2018, sec. 3.1; mlp: SimCLR sec. 2.1, MoCo v2 sec. 2", 0},
-    {"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES, "bank negatives through NCE (Z) or a softmax over [positive, negatives]",
-     "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},
-    {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
-     "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then constant",
-     "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike that "
-     "a Z taken from the random bank is ~300x too small and the NCE loss diverges (docs/methods/memory_bank.md)", 0},
+    MB_NCE_KEYS,
     {"nce.prox", SUP_CFG_FLOAT, "30", NULL, "proximal regularisation lambda (0 = off)",
      "Wu et al. 2018, sec. 3.4, eq. 10, lambda = 30", 0},
     {"bank.momentum", SUP_CFG_FLOAT, "0.5", NULL, "memory update v <- normalise(m v + (1 - m) f)",

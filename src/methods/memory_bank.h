@@ -64,6 +64,18 @@ enum sup_status mb_optim_init(struct sup_optim *o, struct sup_model *m, const st
  * anchor's positive, neg [M, D] the negatives shared by the batch. */
 enum mb_loss { MB_LOSS_NCE, MB_LOSS_SOFTMAX };
 #define MB_LOSS_CHOICES "nce|softmax"
+/* The schema entries of nce.loss and nce.z_epochs, the same in the three methods. */
+#define MB_NCE_KEYS                                                                                                    \
+	{"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES,                                                            \
+	 "bank negatives through NCE (Z) or a softmax over [positive, negatives]",                                    \
+	 "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},               \
+	{"nce.z_epochs", SUP_CFG_INT, "1", NULL,                                                                      \
+	 "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then "     \
+	 "constant",                                                                                                   \
+	 "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike " \
+	 "that a Z taken from the random bank is ~300x too small and the NCE loss diverges "                         \
+	 "(docs/methods/memory_bank.md)",                                                                              \
+	 0 }
 struct sup_tensor *mb_bank_loss(struct sup_ctx *c, struct sup_model *m, const struct sup_nce *l, enum mb_loss kind,
 				struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data);
 /* The embedding head (config key `head`, MB_HEAD_CHOICES): one linear layer, as the three papers

@@ -65,12 +65,7 @@ static const struct sup_cfg_key pirl_keys[] = {
     {"nce.tau", SUP_CFG_FLOAT, "0.07", NULL, "temperature", "Misra & van der Maaten 2020, sec. 3.2", 0},
     {"head", SUP_CFG_ENUM, "linear", MB_HEAD_CHOICES, "embedding head: one linear layer or linear-ReLU-linear",
      "linear: Misra & van der Maaten 2020, sec. 3.2; mlp: SimCLR sec. 2.1, MoCo v2 sec. 2", 0},
-    {"nce.loss", SUP_CFG_ENUM, "nce", MB_LOSS_CHOICES, "bank negatives through NCE (Z) or a softmax over [positive, negatives]",
-     "nce: Wu et al. 2018, eq. 5-7; softmax: Tian et al.'s CMC code (--softmax), MoCo sec. 4.1", 0},
-    {"nce.z_epochs", SUP_CFG_INT, "1", NULL,
-     "epochs during which Z is re-estimated at every step (while the bank's random rows are replaced); then constant",
-     "0: once at the first step (Wu et al. 2018, sec. 3.2); 1: the W1 ConvNet's initial embeddings are so alike that "
-     "a Z taken from the random bank is ~300x too small and the NCE loss diverges (docs/methods/memory_bank.md)", 0},
+    MB_NCE_KEYS,
     {"nce.negatives", SUP_CFG_INT, "4096", NULL,
      "negatives |D_N| per step (paper: 32000 of 1.28M images; shared by the batch)",
      "Misra & van der Maaten 2020, sec. 3.2, scaled to 60k images", 0},
