@@ -16,6 +16,8 @@ static void describe(const char *split, const struct cli_source *s, bool json, b
 		       (long long)s->n, in->n_classes, sup_batch_kind_name(s->kind));
 		if (in->modality == SUP_MODALITY_IMAGE)
 			printf(",\"shape\":[%d,%d,%d]", in->channels, in->height, in->width);
+		else if (in->modality == SUP_MODALITY_TEXT)
+			printf(",\"vocab\":%lld,\"seq_len\":%lld", (long long)in->vocab_size, (long long)in->seq_len);
 		else
 			printf(",\"dim\":%lld", (long long)in->dim);
 		printf("}");
@@ -25,6 +27,8 @@ static void describe(const char *split, const struct cli_source *s, bool json, b
 	       sup_batch_kind_name(s->kind));
 	if (in->modality == SUP_MODALITY_IMAGE)
 		printf(" %dx%dx%d\n", in->channels, in->height, in->width);
+	else if (in->modality == SUP_MODALITY_TEXT)
+		printf(", rows of %lld of a vocabulary of %lld\n", (long long)in->seq_len, (long long)in->vocab_size);
 	else
 		printf(" of dimension %lld\n", (long long)in->dim);
 }
@@ -78,7 +82,8 @@ int cli_cmd_data(int argc, char **argv)
 			    "  check  loads every example and validates labels (exit 1 on a defect)\n"
 			    "  fetch  says where a registered data set comes from (no downloads)\n"
 			    "Registered: fashion-mnist (Debian dataset-fashion-mnist), synthetic, cora (shared data folder,\n"
-			    "planetoid/cora); or an IDX folder, or a graph folder (edge_index.npy, x_*.npy, y.npy).\n");
+			    "planetoid/cora), fortunes and fortune-8 (Debian fortunes; bytes, or BPE as fortunes-bpe and\n"
+			    "fortune-8-bpe); or an IDX folder, or a graph folder (edge_index.npy, x_*.npy, y.npy).\n");
 			return CLI_OK;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;

@@ -338,6 +338,10 @@ static int proto_bpd(struct eval_job *j, struct cli_metrics *m, char *err, size_
 
 static int proto_bpb(struct eval_job *j, struct cli_metrics *m, char *err, size_t es)
 {
+	if (j->src[0].info.modality == SUP_MODALITY_TEXT && j->src[0].info.vocab_size != SUP_TOK_BYTE_VOCAB) {
+		snprintf(err, es, "bits_per_byte needs byte tokens (data=fortunes), not %s", j->data);
+		return CLI_USAGE;
+	}
 	return proto_density(j, m, "bits_per_byte", err, es);
 }
 

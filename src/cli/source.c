@@ -117,7 +117,7 @@ enum sup_status cli_source_open(struct cli_source *s, const char *data, bool tra
 		else
 			snprintf(err, err_size,
 				 "data '%s' is neither a registered data set (fashion-mnist, fashion-mnist-binary, cora, "
-				 "fortunes, fortune-8, synthetic) nor a folder",
+				 "fortunes, fortune-8, fortunes-bpe, fortune-8-bpe, synthetic) nor a folder",
 				 data);
 		return SUP_ERR_NOT_FOUND;
 	}

@@ -1,5 +1,6 @@
 /* Text data sources of the `selfsup` driver (issue 8), batch kind SUP_BATCH_TOKENS with the
- * byte-level tokenizer of data.h (vocabulary SUP_TOK_BYTE_VOCAB = 260: 256 bytes + 4 specials).
+ * byte-level tokenizer of data.h (vocabulary SUP_TOK_BYTE_VOCAB = 260: 256 bytes + 4 specials),
+ * or byte-level BPE with the "-bpe" names.
  *
  *   fortunes   all distinct entries of Debian's fortunes package (15100 texts). train = 90% of
  *              the entries, test = the held-out 10% (data.h: "perplexity uses 0.1 of the
@@ -9,6 +10,13 @@
  *   fortune-8  the 8-topic classification set of data.h (6561 texts), split 80/20 stratified
  *              with seed 0; one row per entry (its bytes, then [SEP], truncated to TEXT_SEQ_LEN,
  *              padded with [PAD]). Labels 0..7.
+ *   fortunes-bpe, fortune-8-bpe
+ *              the same sets in byte-level BPE tokens (Sennrich et al. 2016; GPT-2's byte-level
+ *              variant, tokenizer.c): TEXT_BPE_VOCAB tokens learned from the training split of
+ *              fortunes (deterministic, so every opening learns the same merges and no tokenizer
+ *              file has to travel with a run). Sub-word tokens are what BERT and ELECTRA mask
+ *              (WordPiece, Devlin et al. 2019 sec. 3); a row of TEXT_SEQ_LEN tokens then holds
+ *              ~3.6 bytes per token.
  *
  * Padding is SUP_TOK_PAD in the ids themselves, so a method derives its attention padding mask
  * from the batch (struct sup_method_batch has no mask field). The evaluation protocols that need
@@ -24,6 +32,9 @@
 /* 128 bytes: W3's sequence length; most fortunes (median ~100 bytes) fit one row. */
 #define TEXT_SEQ_LEN 128
 #define TEXT_SPLIT_SEED 0
+/* BPE vocabulary (bytes, specials and 3836 merges): about one token per common word of the 2 MB
+ * corpus, with embeddings of 4096 x d still small beside the Transformer. */
+#define TEXT_BPE_VOCAB 4096
 
 struct text_src {
 	struct sup_allocator al;
@@ -77,17 +88,13 @@ static enum sup_status text_get(const struct cli_source *s, struct sup_ctx *c, c
 	return SUP_OK;
 }
 
-/* Tokenizes and packs one split into d. */
-static enum sup_status text_pack(struct text_src *d, const struct sup_text_corpus *corp, bool per_document,
-				 char *err, size_t es)
+/* Tokenizes one split with tok and packs it into d. */
+static enum sup_status text_pack(struct text_src *d, const struct sup_tokenizer *tok,
+				 const struct sup_text_corpus *corp, bool per_document, char *err, size_t es)
 {
-	struct sup_tokenizer tok;
 	int32_t *ids = NULL;
 	int64_t *off = NULL;
-	enum sup_status st = sup_tokenizer_init_bytes(&tok, &d->al);
-	if (st != SUP_OK)
-		return st;
-	st = sup_tokenizer_encode_corpus(&tok, corp, &d->al, &ids, &off, err, es);
+	enum sup_status st = sup_tokenizer_encode_corpus(tok, corp, &d->al, &ids, &off, err, es);
 	if (st == SUP_OK) {
 		struct sup_pack_opts o = {.seq_len = TEXT_SEQ_LEN, .per_document = per_document, .add_sep = true};
 		st = sup_text_pack(&d->ids, &d->mask, ids, off, corp->n_texts, &o, &d->al, err, es);
@@ -102,51 +109,84 @@ static enum sup_status text_pack(struct text_src *d, const struct sup_text_corpu
 	}
 	sup_free(&d->al, ids);
 	sup_free(&d->al, off);
-	sup_tokenizer_free(&tok);
 	return st;
 }
 
-/* Loads the named corpus and keeps the wanted split. */
-static enum sup_status text_load(struct text_src *d, bool fortune8, bool train, char *err, size_t es)
+/* The distinct fortunes split into train (90%) and held-out (10%) entries. */
+static enum sup_status fortunes_split(struct text_src *d, struct sup_text_corpus *tr, struct sup_text_corpus *te,
+				      char *err, size_t es)
 {
-	struct sup_text_corpus all = {0}, dist = {0}, tr = {0}, te = {0};
-	enum sup_status st;
-	if (fortune8) {
-		st = sup_fortune8_load(&dist, SUP_FORTUNES_DIR, &d->al, err, es);
-	} else {
-		st = sup_text_corpus_load_fortunes(&all, SUP_FORTUNES_DIR, &d->al, err, es);
-		if (st == SUP_OK)
-			st = sup_text_corpus_distinct(&dist, &all, err, es);
-	}
+	struct sup_text_corpus all = {0}, dist = {0};
+	enum sup_status st = sup_text_corpus_load_fortunes(&all, SUP_FORTUNES_DIR, &d->al, err, es);
 	if (st == SUP_OK)
-		st = sup_text_corpus_split(&tr, &te, &dist, fortune8 ? 0.2 : 0.1, fortune8, TEXT_SPLIT_SEED, err, es);
+		st = sup_text_corpus_distinct(&dist, &all, err, es);
 	if (st == SUP_OK)
-		st = text_pack(d, train ? &tr : &te, fortune8, err, es);
+		st = sup_text_corpus_split(tr, te, &dist, 0.1, false, TEXT_SPLIT_SEED, err, es);
 	sup_text_corpus_free(&all);
 	sup_text_corpus_free(&dist);
+	return st;
+}
+
+/* Loads the named corpus, tokenizes it (bytes, or BPE learned from fortunes' training split)
+ * and keeps the wanted split. */
+static enum sup_status text_load(struct text_src *d, bool fortune8, bool bpe, bool train, struct sup_tokenizer *tok,
+				 char *err, size_t es)
+{
+	struct sup_text_corpus f8 = {0}, tr = {0}, te = {0}, ftr = {0}, fte = {0};
+	enum sup_status st = fortune8 ? sup_fortune8_load(&f8, SUP_FORTUNES_DIR, &d->al, err, es)
+				      : fortunes_split(d, &tr, &te, err, es);
+	if (st == SUP_OK && fortune8)
+		st = sup_text_corpus_split(&tr, &te, &f8, 0.2, true, TEXT_SPLIT_SEED, err, es);
+	if (st == SUP_OK && bpe && fortune8)
+		st = fortunes_split(d, &ftr, &fte, err, es);
+	if (st == SUP_OK)
+		st = bpe ? sup_tokenizer_train_bpe(tok, fortune8 ? &ftr : &tr, TEXT_BPE_VOCAB, &d->al, err, es)
+			 : sup_tokenizer_init_bytes(tok, &d->al);
+	if (st == SUP_OK)
+		st = text_pack(d, tok, train ? &tr : &te, fortune8, err, es);
+	sup_text_corpus_free(&f8);
 	sup_text_corpus_free(&tr);
 	sup_text_corpus_free(&te);
+	sup_text_corpus_free(&ftr);
+	sup_text_corpus_free(&fte);
 	return st;
+}
+
+static bool text_name(const char *data, bool *fortune8, bool *bpe)
+{
+	static const char *const names[] = {"fortunes", "fortune-8", "fortunes-bpe", "fortune-8-bpe"};
+	for (int i = 0; i < 4; i++)
+		if (strcmp(data, names[i]) == 0) {
+			*fortune8 = i % 2 == 1;
+			*bpe = i >= 2;
+			return true;
+		}
+	return false;
 }
 
 bool cli_source_is_text(const char *data)
 {
-	return strcmp(data, "fortunes") == 0 || strcmp(data, "fortune-8") == 0;
+	bool f8, bpe;
+	return text_name(data, &f8, &bpe);
 }
 
 const char *cli_source_labelled(const char *data)
 {
-	return strcmp(data, "fortunes") == 0 ? "fortune-8" : data;
+	return strcmp(data, "fortunes") == 0 ? "fortune-8" : strcmp(data, "fortunes-bpe") == 0 ? "fortune-8-bpe" : data;
 }
 
 enum sup_status cli_source_open_text(struct cli_source *s, const char *data, bool train, char *err, size_t es)
 {
-	bool f8 = strcmp(data, "fortune-8") == 0;
+	bool f8 = false, bpe = false;
+	text_name(data, &f8, &bpe);
 	struct text_src *d = calloc(1, sizeof *d);
 	if (!d)
 		return SUP_ERR_NOMEM;
 	d->al = sup_allocator_default();
-	enum sup_status st = text_load(d, f8, train, err, es);
+	struct sup_tokenizer tok = {0};
+	enum sup_status st = text_load(d, f8, bpe, train, &tok, err, es);
+	const int32_t vocab = tok.vocab_size;
+	sup_tokenizer_free(&tok);
 	if (st != SUP_OK) {
 		if (st == SUP_ERR_NOT_FOUND)
 			snprintf(err + strlen(err), es - strlen(err), " (apt-get install fortunes)");
@@ -160,7 +200,7 @@ enum sup_status cli_source_open_text(struct cli_source *s, const char *data, boo
 	s->info.modality = SUP_MODALITY_TEXT;
 	s->info.n_examples = s->n;
 	s->info.n_classes = f8 ? SUP_FORTUNE8_CLASSES : 0;
-	s->info.vocab_size = SUP_TOK_BYTE_VOCAB;
+	s->info.vocab_size = vocab;
 	s->info.seq_len = TEXT_SEQ_LEN;
 	s->get = text_get;
 	s->free = text_free;

@@ -69,6 +69,11 @@ static enum sup_status gpt_init(void **state, const struct sup_config *cfg, cons
 	enum sup_status s = textm_encoder_config(&ec, cfg, data, true, "gpt", err, err_size);
 	if (s != SUP_OK)
 		return s;
+	/* Its loss is reported, and its samples decoded, as bytes. */
+	if (data->vocab_size != SUP_TOK_BYTE_VOCAB) {
+		snprintf(err, err_size, "gpt models bytes (data=fortunes); %s is in BPE tokens", data->name);
+		return SUP_ERR_ARG;
+	}
 	struct gpt *g = calloc(1, sizeof *g);
 	if (!g)
 		return SUP_ERR_NOMEM;

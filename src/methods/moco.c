@@ -20,6 +20,11 @@
  * (drawn from the context RNG, which checkpoints save), and the keys are put back in order.
  * Running statistics are then updated once per sub-batch (eval mode only reads them).
  *
+ * Symmetric loss (option `symmetric`, off by default as in v1 and v2): each view is a query once,
+ * loss = InfoNCE(q1, k2) + InfoNCE(q2, k1), and both views' keys are enqueued (2N per step), as
+ * the authors' CIFAR-10 demo (`symmetric`) and MoCo v3 (Chen, Xie, He, ICCV 2021, §3: "ctr(q1,
+ * k2) + ctr(q2, k1)"). A step then costs two query and two key passes.
+ *
  * Differences of v2 (Chen et al. 2020, §2, Table 1): a 2-layer MLP head (hidden = backbone width,
  * ReLU, no BN), tau 0.2, the stronger augmentation (jitter with p 0.8, blur) and a cosine
  * learning-rate schedule.
@@ -55,6 +60,7 @@ struct moco {
 	int64_t K, dim;
 	double tau, m;
 	int splits;
+	bool symmetric;
 };
 
 #define MOCO_COMMON_KEYS                                                                                               \
@@ -74,6 +80,9 @@ struct moco {
 	    {"optim.weight_decay", SUP_CFG_FLOAT, "1e-4", NULL, "weight decay", "MoCo §4.1", 0},                       \
 	    {"lr", SUP_CFG_FLOAT, "0.03", NULL, "learning rate at batch 256", "MoCo §4.1", 0},                         \
 	    {"batch_size", SUP_CFG_INT, "256", NULL, "images per step", "MoCo §4.1", 0},                               \
+	    {"symmetric", SUP_CFG_BOOL, "false", NULL,                                                                 \
+	     "both views as queries: InfoNCE(q1, k2) + InfoNCE(q2, k1), 2N keys enqueued per step",                    \
+	     "off: MoCo §3.1, v2 §2; on: MoCo CIFAR-10 demo, MoCo v3 §3", 0},                                           \
 	{                                                                                                              \
 		"log_every", SUP_CFG_INT, "10", NULL, "steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL      \
 	}
@@ -158,10 +167,11 @@ static enum sup_status moco_init(void **state, const struct sup_config *cfg, con
 	const int64_t dim = sup_config_int(cfg, "dim"), K = sup_config_int(cfg, "queue_size");
 	const int64_t splits = sup_config_int(cfg, "bn_splits"), batch = sup_config_int(cfg, "batch_size");
 	const double m = sup_config_float(cfg, "momentum"), tau = sup_config_float(cfg, "tau");
-	if (dim < 1 || K < batch || K > (1 << 24) || !(tau > 0) || !(m >= 0 && m <= 1) || splits < 1 ||
+	const bool symmetric = sup_config_bool(cfg, "symmetric");
+	if (dim < 1 || K < batch * (symmetric ? 2 : 1) || K > (1 << 24) || !(tau > 0) || !(m >= 0 && m <= 1) || splits < 1 ||
 	    splits > MOCO_MAX_SPLITS || batch % splits) {
 		snprintf(err, err_size,
-			 "moco: need dim >= 1, batch_size <= queue_size <= 2^24, tau > 0, 0 <= momentum <= 1 and "
+			 "moco: need dim >= 1, batch_size (symmetric: 2 batch_size) <= queue_size <= 2^24, tau > 0, 0 <= momentum <= 1 and "
 			 "bn_splits in 1..%d dividing batch_size",
 			 MOCO_MAX_SPLITS);
 		return SUP_ERR_ARG;
@@ -169,7 +179,7 @@ static enum sup_status moco_init(void **state, const struct sup_config *cfg, con
 	struct moco *s = calloc(1, sizeof *s);
 	if (!s)
 		return SUP_ERR_NOMEM;
-	*s = (struct moco){.K = K, .dim = dim, .tau = tau, .m = m, .splits = (int)splits};
+	*s = (struct moco){.K = K, .dim = dim, .tau = tau, .m = m, .splits = (int)splits, .symmetric = symmetric};
 	sup_model_init(&s->q_model, sup_allocator_default());
 	sup_model_init(&s->k_model, sup_allocator_default());
 	sup_model_init(&s->queue_model, sup_allocator_default());
@@ -311,7 +321,9 @@ static void moco_enqueue(struct moco *s, const struct sup_tensor *k)
  * of N. Queries: the process's S/K consecutive sub-batches, as the one-process run splits them.
  * Keys: moco_keys (shuffled BN over the global batch). The loss is the mean over the local
  * queries with the replicated queue as negatives, gradients are averaged, and every process
- * enqueues the keys of the whole global batch. Running statistics of both encoders are merged so
+ * enqueues the keys of the whole global batch. Symmetric: the same for (q of view 2, k of view
+ * 1), the two losses summed, both terms against the queue as it was before the step; the first
+ * view's keys are enqueued first. Running statistics of both encoders are merged so
  * that they equal the one-process run's sequence of S sub-batch updates. K = 1: all of that is
  * the plain one-process step. */
 static enum sup_status moco_step(void *state, struct sup_ctx *c, const struct sup_method_batch *b,
@@ -335,37 +347,55 @@ static enum sup_status moco_step(void *state, struct sup_ctx *c, const struct su
 		k_before = sup_ctx_alloc(c, sizeof(float) * (size_t)(s->k_model.n_buffers + 1));
 		if (!q_before || !k_before)
 			return sup_ctx_status(c);
-		memcpy(q_before, s->q_model.buffers, sizeof(float) * (size_t)s->q_model.n_buffers);
-		memcpy(k_before, s->k_model.buffers, sizeof(float) * (size_t)s->k_model.n_buffers);
 	}
 	sup_model_set_training(&s->q_model, true);
-	struct sup_tensor *q = moco_forward_split(c, &s->q_model, &s->q, b->views[0], s->splits / K);
-	struct sup_tensor *k_all = moco_keys(s, c, b->views[1]);
-	struct sup_tensor *k =
-	    K > 1 ? sup_contiguous(c, sup_slice(c, k_all, 0, (int64_t)rank * n, (int64_t)(rank + 1) * n, 1)) : k_all;
 	struct sup_tensor *queue = sup_model_tensor(&s->queue_model, s->queue);
+	struct sup_tensor *loss = NULL, *keys[2] = {NULL, NULL}; /* keys[v]: normalised keys of view v */
 	struct sup_contrastive_stats cs = {0};
-	struct sup_tensor *loss = sup_info_nce_queue(c, q, k, queue, s->tau, &cs);
+	const int terms = s->symmetric ? 2 : 1;
+	for (int t = 0; t < terms; t++) {
+		const int vq = t, vk = 1 - t;
+		if (K > 1) {
+			memcpy(q_before, s->q_model.buffers, sizeof(float) * (size_t)s->q_model.n_buffers);
+			memcpy(k_before, s->k_model.buffers, sizeof(float) * (size_t)s->k_model.n_buffers);
+		}
+		struct sup_tensor *q = moco_forward_split(c, &s->q_model, &s->q, b->views[vq], s->splits / K);
+		struct sup_tensor *k_all = keys[vk] = moco_keys(s, c, b->views[vk]);
+		struct sup_tensor *k =
+		    K > 1 ? sup_contiguous(c, sup_slice(c, k_all, 0, (int64_t)rank * n, (int64_t)(rank + 1) * n, 1))
+			  : k_all;
+		if (K > 1) {
+			/* Both encoders ran S/K sub-batches through every BN layer (momentum 0.1, the BN
+			 * default the encoders declare); merged per term, so that the order of updates
+			 * is the one-process run's (term 1's S sub-batches, then term 2's). */
+			enum sup_status st = sup_model_merge_running_stats(&s->q_model, q_before, s->splits / K, 0.1, c->comm);
+			if (st == SUP_OK)
+				st = sup_model_merge_running_stats(&s->k_model, k_before, s->splits / K, 0.1, c->comm);
+			if (st != SUP_OK)
+				return sup_ctx_fail(c, st, "moco: a collective over %d processes failed", K);
+		}
+		struct sup_contrastive_stats ct = {0};
+		struct sup_tensor *term = sup_info_nce_queue(c, q, k, queue, s->tau, &ct);
+		if (!term)
+			return sup_ctx_status(c);
+		loss = t ? sup_add(c, loss, term) : term;
+		cs.acc += ct.acc / terms;
+		cs.pos_sim += ct.pos_sim / terms;
+		cs.neg_sim += ct.neg_sim / terms;
+	}
 	if (!loss)
 		return sup_ctx_status(c);
 	sup_model_zero_grad(&s->q_model);
 	if (sup_backward(c, loss) != SUP_OK)
 		return sup_ctx_status(c);
-	if (K > 1) {
-		/* Both encoders ran S/K sub-batches through every BN layer here (momentum 0.1, the BN
-		 * default the encoders declare). */
-		const int64_t updates = s->splits / K;
-		enum sup_status st = sup_model_allreduce_grads(&s->q_model, c->comm, 0);
-		if (st == SUP_OK)
-			st = sup_model_merge_running_stats(&s->q_model, q_before, updates, 0.1, c->comm);
-		if (st == SUP_OK)
-			st = sup_model_merge_running_stats(&s->k_model, k_before, updates, 0.1, c->comm);
-		if (st != SUP_OK)
-			return sup_ctx_fail(c, st, "moco: a collective over %d processes failed", K);
-	}
+	const enum sup_status st = K > 1 ? sup_model_allreduce_grads(&s->q_model, c->comm, 0) : SUP_OK;
+	if (st != SUP_OK)
+		return sup_ctx_fail(c, st, "moco: a collective over %d processes failed", K);
 	sup_optim_step(&s->optim, si->lr);
 	sup_model_ema(&s->k_model, &s->q_model, s->m);
-	moco_enqueue(s, k_all);
+	for (int v = 0; v < 2; v++)
+		if (keys[v])
+			moco_enqueue(s, keys[v]);
 	image_ssl_contrastive_stats(out, loss, &cs);
 	return SUP_OK;
 }

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "../io/iotest.h"
+#include "selfsup/data.h"
 #include "selfsup/eval.h"
 #include "selfsup/run.h"
 
@@ -410,6 +411,37 @@ static void test_embed_and_data(void)
 	res_free(&r);
 }
 
+/* Text in BPE tokens (needs Debian's fortunes): both sets carry the same learned vocabulary, an
+ * MLM trains on it and is probed on fortune-8-bpe, and what models bytes refuses it. */
+static void test_text_bpe(void)
+{
+	if (access(SUP_FORTUNES_DIR "/fortunes", R_OK) != 0) {
+		printf("skipping the BPE text sets: Debian's fortunes package is not installed\n");
+		return;
+	}
+	const char *sets[] = {"fortunes-bpe", "fortune-8-bpe"};
+	for (int i = 0; i < 2; i++) {
+		struct res r = run("data info %s --json", sets[i]);
+		cJSON *j = last_json(&r), *tr = j ? cJSON_GetObjectItem(j, "train") : NULL;
+		TU_CHECK_MSG(r.rc == 0 && tr && cJSON_GetObjectItem(tr, "vocab")->valueint == 4096 &&
+				 cJSON_GetObjectItem(tr, "classes")->valueint == (i ? 8 : 0),
+			     "%s: %s", sets[i], r.out);
+		cJSON_Delete(j);
+		res_free(&r);
+	}
+	struct res r = run("train mlm data=fortunes-bpe steps=4 batch_size=4 layers=1 dim=32 heads=1 ffn=64 threads=1 "
+			   "out=bpe eval=linear --json");
+	cJSON *j = last_json(&r);
+	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "linear_acc"), "%s", r.err);
+	cJSON_Delete(j);
+	res_free(&r);
+	struct sup_safetensors *st = load_ckpt("bpe/checkpoint.safetensors");
+	const struct sup_tensor *emb = st ? sup_safetensors_get(st, "bert.tok_emb.weight") : NULL;
+	TU_CHECK(emb && emb->shape[0] == 4096 && emb->shape[1] == 32);
+	sup_safetensors_free(st);
+	expect_bad("gpt models bytes", "bpe_gpt", "train gpt data=fortunes-bpe steps=1 out=bpe_gpt");
+}
+
 static void test_bad_input(void)
 {
 	expect_bad("unknown command 'trian'", NULL, "trian toy");
@@ -598,6 +630,7 @@ int main(void)
 	test_embed_and_data();
 	test_eval();
 	test_finetune();
+	test_text_bpe();
 	test_bad_input();
 	int rc = tu_finish("cli/cli");
 	if (rc == 0) {

@@ -508,6 +508,8 @@ int main(void)
 	test_method_equivalence("simclr", (const char *const[]){"optim.kind=sgd", "optim.momentum=0", "proj_hidden=16", "proj_dim=8", NULL});
 	test_method_equivalence("mocov2", (const char *const[]){"batch_size=8", "queue_size=16", "bn_splits=4", "dim=8",
 								 NULL});
+	test_method_equivalence("mocov2", (const char *const[]){"batch_size=8", "queue_size=16", "bn_splits=4", "dim=8",
+								 "symmetric=true", NULL});
 	/* Memory banks (InstDisc, PIRL, CMC): synchronised BN, the shared noise draw, the global Z
 	 * estimate and the gathered bank updates; CMC's in-batch InfoNCE over gathered embeddings. */
 	const char *bank[] = {"embed_dim=8", "nce.negatives=16", "lr=0.01", NULL};

@@ -3,6 +3,8 @@
  *   projector rebuilt from raw ops by tensor name, then NT-Xent as explicit loops in double);
  * - MoCo: the keys enter the queue FIFO (rows, pointer, wrap-around), they are the normalised
  *   outputs of the key encoder, and after a step theta_k = m theta_k' + (1 - m) theta_q;
+ * - symmetric MoCo: the loss is InfoNCE(q1, k2) + InfoNCE(q2, k1) against the queue before the
+ *   step, and both views' keys enter the queue, the first view's first;
  * - a few steps lower the loss; two runs with one seed are bit-identical;
  * - through the driver (`selfsup train` on a small IDX folder): an interrupted and resumed MoCo
  *   run ends bit-identical to an uninterrupted one, queue included. */
@@ -273,6 +275,60 @@ static void test_moco_queue_and_ema(void)
 	sup_config_free(cfg);
 }
 
+/* The normalised head output of the W1 ConvNet + linear head of model m (prefix "") on x. */
+static struct sup_tensor *ref_embed(struct sup_ctx *c, struct sup_model *m, struct sup_tensor *x)
+{
+	struct sup_tensor *h = ref_convnet(c, m, "", x);
+	struct sup_tensor *z = sup_add(c, sup_matmul(c, h, T(m, "head.0.weight"), false, true), T(m, "head.0.bias"));
+	return sup_l2_normalize(c, z, 1, 1e-12);
+}
+
+static void test_moco_symmetric(void)
+{
+	const struct sup_method *m = &sup_method_moco;
+	struct sup_config *cfg = make_config(
+	    m, (const char *const[]){"batch_size=5", "queue_size=12", "bn_splits=1", "dim=16", "symmetric=true", NULL});
+	void *s = make_method(m, cfg, 4);
+	TU_CHECK(s != NULL);
+	struct sup_model *q = part_model(m, s, 0), *k = part_model(m, s, 1), *qm = part_model(m, s, 2);
+	struct sup_tensor *queue = T(qm, "queue");
+	struct sup_ctx c;
+	tu_ctx(&c, 2);
+	struct sup_method_batch b;
+	make_batch(&c, 5, 0, &b);
+	sup_no_grad_begin(&c);
+	struct sup_tensor *queue0 = sup_contiguous(&c, sup_slice(&c, queue, 0, 0, 12, 1)); /* a copy */
+	struct sup_tensor *k1 = ref_embed(&c, k, b.views[0]), *k2 = ref_embed(&c, k, b.views[1]);
+	struct sup_tensor *q1 = ref_embed(&c, q, b.views[0]), *q2 = ref_embed(&c, q, b.views[1]);
+	const double want = sup_tensor_get(sup_info_nce_queue(&c, q1, k2, queue0, 0.07, NULL), 0) +
+			    sup_tensor_get(sup_info_nce_queue(&c, q2, k1, queue0, 0.07, NULL), 0);
+	sup_no_grad_end(&c);
+	struct sup_step_info si = {0, 0, 10, 0.1};
+	struct sup_step_stats st = {0};
+	TU_CHECK(m->train_step(s, &c, &b, &si, &st) == SUP_OK);
+	TU_CHECK_NEAR(st.loss, want, 1e-4);
+	double worst = 0;
+	for (int64_t i = 0; i < 5 * 16; i++) {
+		worst = fmax(worst, fabs(sup_tensor_get(queue, i) - sup_tensor_get(k1, i)));
+		worst = fmax(worst, fabs(sup_tensor_get(queue, 5 * 16 + i) - sup_tensor_get(k2, i)));
+	}
+	TU_CHECK_MSG(worst < 1e-5, "enqueued keys differ from the key encoder's by %g", worst);
+	TU_CHECK(sup_tensor_get(T(qm, "queue_ptr"), 0) == 10);
+	TU_CHECK(memcmp((float *)queue0->data + 10 * 16, (float *)queue->data + 10 * 16, sizeof(float) * 2 * 16) == 0);
+	sup_ctx_deinit(&c);
+	m->free(s);
+	sup_config_free(cfg);
+	/* A queue that one step's 2N keys would lap is refused. */
+	cfg = make_config(m, (const char *const[]){"batch_size=8", "queue_size=12", "symmetric=true", NULL});
+	char err[256] = "";
+	const struct sup_data_info info = {.name = "tiny", .modality = SUP_MODALITY_IMAGE, .n_examples = 64,
+					   .n_classes = 2, .channels = 1, .height = HW, .width = HW};
+	struct sup_rng r = sup_rng_make(1, 1);
+	void *bad = NULL;
+	TU_CHECK(m->init(&bad, cfg, &info, &r, err, sizeof err) == SUP_ERR_ARG && !bad && strstr(err, "queue_size"));
+	sup_config_free(cfg);
+}
+
 /* ---- through the driver ------------------------------------------------------------------------ */
 
 static void test_driver_resume(void)
@@ -318,6 +374,7 @@ int main(void)
 {
 	test_simclr_step_matches_reference();
 	test_moco_queue_and_ema();
+	test_moco_symmetric();
 	test_loss_decreases_and_determinism();
 	test_driver_resume();
 	return tu_finish("methods/contrastive");
