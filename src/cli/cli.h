@@ -82,6 +82,13 @@ enum sup_status cli_source_open_text(struct cli_source *s, const char *data, boo
 /* The labelled set the feature protocols (linear, knn, cluster) use for data: fortunes ->
  * fortune-8; every other name maps to itself. */
 const char *cli_source_labelled(const char *data);
+/* The fortunes set in the tokens the config's `tokenizer` asks for (fortunes + bpe ->
+ * fortunes-bpe, fortune-8-bpe + byte -> fortune-8); data itself when it is no fortunes set or the
+ * method has no tokenizer key. Returns a static string or data. */
+const char *cli_text_data_for(const struct sup_config *cfg, const char *data);
+/* The fortunes set data in the tokens of the set a model was trained on (trained_on), so that a
+ * checkpoint is evaluated in its own vocabulary; data itself when either is no fortunes set. */
+const char *cli_text_data_like(const char *data, const char *trained_on);
 
 /* ---- progress on stderr ------------------------------------------------------------------- */
 struct cli_progress {

@@ -103,7 +103,7 @@ int cli_cmd_embed(int argc, char **argv)
 	int64_t *lab = NULL, dim = 0;
 	if ((code = cli_load_checkpoint(&l, a.ckpt, err, sizeof err)) != CLI_OK)
 		return cli_fail(code, "embed", "%s", err);
-	const char *data = a.data ? a.data : l.meta.data;
+	const char *data = a.data ? cli_text_data_like(a.data, l.meta.data) : l.meta.data;
 	enum sup_status s = cli_source_open(&src, data, strcmp(a.split, "train") == 0, err, sizeof err);
 	if (s == SUP_OK)
 		s = cli_source_configure(&src, l.cfg, err, sizeof err); /* graphs: the training edges */

@@ -30,6 +30,10 @@ int cli_config_build(struct sup_config **out, const struct sup_method *m, const 
 	if (!*sup_config_str(c, "data") && m->default_data &&
 	    (s = sup_config_set(c, "data", m->default_data, err, err_size)) != SUP_OK)
 		goto fail;
+	/* A new run's fortunes in its tokenizer's tokens (a checkpoint's config names them already). */
+	const char *data = sup_config_str(c, "data"), *tokens = cli_text_data_for(c, data);
+	if (!ckpt_yaml && tokens != data && (s = sup_config_set(c, "data", tokens, err, err_size)) != SUP_OK)
+		goto fail;
 	*out = c;
 	return CLI_OK;
 fail:

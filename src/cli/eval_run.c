@@ -419,11 +419,15 @@ static int open_model(struct eval_job *j, const char *ckpt, const char *data, co
 				 method ? method : "");
 			return CLI_USAGE;
 		}
-		j->data = data && *data ? data : j->l.method->default_data;
-		return cli_config_build(&j->l.cfg, j->l.method, NULL, NULL, over, n_over, err, es);
+		int code = cli_config_build(&j->l.cfg, j->l.method, NULL, NULL, over, n_over, err, es);
+		j->data = code == CLI_OK ? cli_text_data_for(j->l.cfg, data && *data ? data : j->l.method->default_data)
+					 : NULL;
+		return code;
 	}
 	int code = cli_load_checkpoint(&j->l, ckpt, err, es);
-	j->data = data && *data ? data : j->l.meta.data;
+	if (code != CLI_OK)
+		return code;
+	j->data = data && *data ? cli_text_data_like(data, j->l.meta.data) : j->l.meta.data;
 	for (int i = 0; code == CLI_OK && i < n_over; i++)
 		if (sup_config_override(j->l.cfg, over[i], err, es) != SUP_OK)
 			code = CLI_USAGE;

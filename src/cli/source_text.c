@@ -152,11 +152,12 @@ static enum sup_status text_load(struct text_src *d, bool fortune8, bool bpe, bo
 	return st;
 }
 
+static const char *const text_names[] = {"fortunes", "fortune-8", "fortunes-bpe", "fortune-8-bpe"};
+
 static bool text_name(const char *data, bool *fortune8, bool *bpe)
 {
-	static const char *const names[] = {"fortunes", "fortune-8", "fortunes-bpe", "fortune-8-bpe"};
 	for (int i = 0; i < 4; i++)
-		if (strcmp(data, names[i]) == 0) {
+		if (strcmp(data, text_names[i]) == 0) {
 			*fortune8 = i % 2 == 1;
 			*bpe = i >= 2;
 			return true;
@@ -168,6 +169,22 @@ bool cli_source_is_text(const char *data)
 {
 	bool f8, bpe;
 	return text_name(data, &f8, &bpe);
+}
+
+const char *cli_text_data_for(const struct sup_config *cfg, const char *data)
+{
+	bool f8, bpe;
+	if (!cfg || !sup_config_has(cfg, "tokenizer") || !text_name(data, &f8, &bpe))
+		return data;
+	return text_names[(strcmp(sup_config_str(cfg, "tokenizer"), "bpe") == 0 ? 2 : 0) + f8];
+}
+
+const char *cli_text_data_like(const char *data, const char *trained_on)
+{
+	bool f8, bpe, f8t, bpet;
+	if (!text_name(data, &f8, &bpe) || !text_name(trained_on, &f8t, &bpet))
+		return data;
+	return text_names[(bpet ? 2 : 0) + f8];
 }
 
 const char *cli_source_labelled(const char *data)

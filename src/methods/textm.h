@@ -20,6 +20,13 @@
 	     "layers whose mean-pooled states the evaluations concatenate (1: the output alone)",                   \
 	     "1: the issue's protocol; 4: Devlin et al. 2019 sec. 5.3 (feature-based, top four layers)", 0}
 
+/* The tokenizer of the encoders pretrained by corruption (mlm, electra). The driver reads it to
+ * pick the token set of fortunes (cli_text_data_for: data=fortunes becomes fortunes-bpe); the
+ * method itself only sees the vocabulary of the data it is given. */
+#define TEXTM_TOKENIZER_KEY(cite)                                                                                 \
+	{"tokenizer", SUP_CFG_ENUM, "bpe", "bpe|byte",                                                               \
+	 "tokens of the fortunes sets (bpe: 4096 byte-level BPE tokens learned from the training split)", cite, 0}
+
 /* Checks the data set (text, vocabulary, sequence length) and fills the encoder config from the
  * keys above. */
 enum sup_status textm_encoder_config(struct sup_text_encoder_config *ec, const struct sup_config *cfg,

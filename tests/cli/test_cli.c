@@ -411,12 +411,13 @@ static void test_embed_and_data(void)
 	res_free(&r);
 }
 
-/* Text in BPE tokens (needs Debian's fortunes): both sets carry the same learned vocabulary, an
- * MLM trains on it and is probed on fortune-8-bpe, and what models bytes refuses it. */
-static void test_text_bpe(void)
+/* Text tokens (needs Debian's fortunes): the BPE sets carry one learned vocabulary; `tokenizer`
+ * picks the token set of data=fortunes for mlm (bpe by default) and the run records it; a
+ * checkpoint is evaluated in its own tokens whatever fortunes set is named; gpt refuses BPE. */
+static void test_text_tokenizers(void)
 {
 	if (access(SUP_FORTUNES_DIR "/fortunes", R_OK) != 0) {
-		printf("skipping the BPE text sets: Debian's fortunes package is not installed\n");
+		printf("skipping the text tokenizers: Debian's fortunes package is not installed\n");
 		return;
 	}
 	const char *sets[] = {"fortunes-bpe", "fortune-8-bpe"};
@@ -429,16 +430,30 @@ static void test_text_bpe(void)
 		cJSON_Delete(j);
 		res_free(&r);
 	}
-	struct res r = run("train mlm data=fortunes-bpe steps=4 batch_size=4 layers=1 dim=32 heads=1 ffn=64 threads=1 "
-			   "out=bpe eval=linear --json");
+	const char *tiny = "steps=3 batch_size=4 layers=1 dim=32 heads=1 ffn=64 threads=1";
+	const struct {
+		const char *args, *out, *data;
+		int64_t vocab;
+	} runs[] = {{"", "tok_bpe", "fortunes-bpe", 4096}, {"tokenizer=byte data=fortunes-bpe", "tok_byte", "fortunes", 260}};
+	for (int i = 0; i < 2; i++) {
+		struct res r = run("train mlm %s %s out=%s --json", runs[i].args, tiny, runs[i].out);
+		cJSON *j = last_json(&r), *d = j ? cJSON_GetObjectItem(j, "data") : NULL;
+		TU_CHECK_MSG(r.rc == 0 && cJSON_IsString(d) && strcmp(d->valuestring, runs[i].data) == 0, "%s: %s",
+			     runs[i].out, r.err);
+		cJSON_Delete(j);
+		res_free(&r);
+		char rel[64];
+		snprintf(rel, sizeof rel, "%s/checkpoint.safetensors", runs[i].out);
+		struct sup_safetensors *st = load_ckpt(rel);
+		const struct sup_tensor *emb = st ? sup_safetensors_get(st, "bert.tok_emb.weight") : NULL;
+		TU_CHECK_MSG(emb && emb->shape[0] == runs[i].vocab && emb->shape[1] == 32, "%s", runs[i].out);
+		sup_safetensors_free(st);
+	}
+	struct res r = run("eval knn tok_byte data=fortunes-bpe threads=1 --json");
 	cJSON *j = last_json(&r);
-	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "linear_acc"), "%s", r.err);
+	TU_CHECK_MSG(r.rc == 0 && j && cJSON_GetObjectItem(j, "knn_acc"), "%s", r.err);
 	cJSON_Delete(j);
 	res_free(&r);
-	struct sup_safetensors *st = load_ckpt("bpe/checkpoint.safetensors");
-	const struct sup_tensor *emb = st ? sup_safetensors_get(st, "bert.tok_emb.weight") : NULL;
-	TU_CHECK(emb && emb->shape[0] == 4096 && emb->shape[1] == 32);
-	sup_safetensors_free(st);
 	expect_bad("gpt models bytes", "bpe_gpt", "train gpt data=fortunes-bpe steps=1 out=bpe_gpt");
 }
 
@@ -630,7 +645,7 @@ int main(void)
 	test_embed_and_data();
 	test_eval();
 	test_finetune();
-	test_text_bpe();
+	test_text_tokenizers();
 	test_bad_input();
 	int rc = tu_finish("cli/cli");
 	if (rc == 0) {
