@@ -15,8 +15,8 @@
  *              variant, tokenizer.c): TEXT_BPE_VOCAB tokens learned from the training split of
  *              fortunes (deterministic, so every opening learns the same merges and no tokenizer
  *              file has to travel with a run). Sub-word tokens are what BERT and ELECTRA mask
- *              (WordPiece, Devlin et al. 2019 sec. 3); a row of TEXT_SEQ_LEN tokens then holds
- *              ~3.6 bytes per token.
+ *              (WordPiece, Devlin et al. 2019 sec. 3); a token stands for about 3 bytes of
+ *              fortunes, so a row of TEXT_SEQ_LEN tokens holds ~380 bytes.
  *
  * Padding is SUP_TOK_PAD in the ids themselves, so a method derives its attention padding mask
  * from the batch (struct sup_method_batch has no mask field). The evaluation protocols that need
@@ -189,7 +189,8 @@ const char *cli_text_data_like(const char *data, const char *trained_on)
 
 const char *cli_source_labelled(const char *data)
 {
-	return strcmp(data, "fortunes") == 0 ? "fortune-8" : strcmp(data, "fortunes-bpe") == 0 ? "fortune-8-bpe" : data;
+	bool f8, bpe;
+	return text_name(data, &f8, &bpe) ? text_names[(bpe ? 2 : 0) + 1] : data;
 }
 
 enum sup_status cli_source_open_text(struct cli_source *s, const char *data, bool train, char *err, size_t es)
