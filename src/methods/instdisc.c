@@ -73,8 +73,8 @@ static const struct sup_cfg_key instdisc_keys[] = {
      "Wu et al. 2018, sec. 4", 0},
     {"lr", SUP_CFG_FLOAT, "0.03", NULL, "SGD learning rate (batch 256)", "Wu et al. 2018, sec. 4", 0},
     {"batch_size", SUP_CFG_INT, "256", NULL, "images per step", "Wu et al. 2018, sec. 4", 0},
-    {"epochs", SUP_CFG_INT, "30", NULL, "passes over the data (paper: 200 on ImageNet); sized for 60 min on 2 cores",
-     NULL, 0},
+    {"epochs", SUP_CFG_INT, "45", NULL, "passes over the data (paper: 200 on ImageNet)",
+     "linear probe 86.4% against 85.7% at 30 epochs; 40 CPU-min with 1 thread incl. evaluation", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
