@@ -55,12 +55,8 @@ static const struct sup_cfg_key electra_keys[] = {
     {"lr", SUP_CFG_FLOAT, "0.001", NULL, "peak AdamW learning rate",
      "as mlm (workload W3) for a like-for-like comparison; ELECTRA-Small uses 5e-4 at batch 128", 0},
     {"warmup_epochs", SUP_CFG_INT, "1", NULL, "linear warm-up", "Clark et al. 2020 app. A (10k steps), scaled", 0},
-    TEXTM_TOKENIZER_KEY("Clark et al. 2020 sec. 3.1 and app. A (BERT's WordPiece sub-words); bpe: 55.3% fortune-8 "
-			"probe (2 seeds) against 48.1% with bytes"),
-    {"epochs", SUP_CFG_INT, "18", NULL, "passes over the 90% training split",
-     "3276 steps of 4096 tokens with BPE (6 epochs in bytes: 3330 steps): the compute of mlm; under 60 minutes "
-     "on 2 cores (bench/run_text.sh)", 0},
-    {"batch_size", SUP_CFG_INT, "32", NULL, "rows of 128 tokens per step", "workload W3", 0},
+    TEXTM_CORRUPTION_KEYS("Clark et al. 2020 sec. 3.1 and app. A (BERT's WordPiece sub-words); bpe: 55.3% "
+			  "fortune-8 probe (2 seeds) against 48.1% with bytes"),
     {"log_every", SUP_CFG_INT, "20", NULL, "optimizer steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };

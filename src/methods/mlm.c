@@ -60,12 +60,8 @@ static const struct sup_cfg_key mlm_keys[] = {
     {"lr", SUP_CFG_FLOAT, "0.001", NULL, "peak AdamW learning rate", "workload W3 (small model: 1e-3)", 0},
     {"warmup_epochs", SUP_CFG_INT, "1", NULL, "linear warm-up", "Devlin et al. 2019 app. A.2 (10k steps), scaled",
      0},
-    TEXTM_TOKENIZER_KEY("Devlin et al. 2019 sec. 3 (WordPiece sub-words); bpe: 53.1% fortune-8 probe (2 seeds) "
-			"against 49.2% with bytes at equal compute"),
-    {"epochs", SUP_CFG_INT, "18", NULL, "passes over the 90% training split",
-     "3276 steps of 4096 tokens with BPE (6 epochs in bytes: 3330 steps): the compute of gpt/electra; under 60 "
-     "minutes on 2 cores (bench/run_text.sh)", 0},
-    {"batch_size", SUP_CFG_INT, "32", NULL, "rows of 128 tokens per step", "workload W3", 0},
+    TEXTM_CORRUPTION_KEYS("Devlin et al. 2019 sec. 3 (WordPiece sub-words); bpe: 53.1% fortune-8 probe (2 seeds) "
+			  "against 49.2% with bytes at equal compute"),
     {"log_every", SUP_CFG_INT, "20", NULL, "optimizer steps between metrics.jsonl records", NULL, SUP_CFG_RUNCTL},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
