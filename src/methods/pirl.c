@@ -89,8 +89,8 @@ static const struct sup_cfg_key pirl_keys[] = {
     {"lr", SUP_CFG_FLOAT, "0.03", NULL, "SGD learning rate for batch 256",
      "Misra & van der Maaten 2020, sec. 4: 0.12 for batch 1024, scaled linearly", 0},
     {"batch_size", SUP_CFG_INT, "256", NULL, "images per step", NULL, 0},
-    {"epochs", SUP_CFG_INT, "15", NULL, "passes over the data (paper: 800); 10 encoder passes per image, sized for 60 min",
-     NULL, 0},
+    {"epochs", SUP_CFG_INT, "40", NULL, "passes over the data (paper: 800); 10 encoder passes per image",
+     "linear probe 86.0% against 84.3% at 15 epochs; 0.23 s per step with 2 threads, ~38 min on 2 cores", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
