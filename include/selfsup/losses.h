@@ -110,10 +110,6 @@ struct sup_tensor *sup_memory_bank_sample(struct sup_ctx *c, struct sup_rng *rng
  * Returns a scalar, or NULL with the context's error set. */
 struct sup_tensor *sup_nce_loss(struct sup_ctx *c, struct sup_tensor *q, struct sup_tensor *pos,
 				struct sup_tensor *neg, double tau, double log_z, int64_t n_data);
-/* Monte Carlo estimate of the normalising constant, Wu et al. eq. 8:
- * Z ~ n E_j[exp(v_j^T f / tau)] = (n / (B M)) sum_b sum_j exp(neg_j^T q_b / tau), on values only. */
-double sup_nce_estimate_z(const struct sup_tensor *q, const struct sup_tensor *neg, double tau, int64_t n_data);
-
 /* An NCE head with its state: the temperature, the number of noise samples, and Z, a buffer
  * prefix.z [1] (0 until estimated) that is estimated once from the first batch and then held
  * constant, as Wu et al. do (§3.2: "we treat Z as a constant ... estimated at the beginning").
@@ -124,7 +120,9 @@ struct sup_nce {
 	int64_t negatives;
 };
 int sup_nce_declare(struct sup_nce *l, struct sup_model *m, const char *prefix, double tau, int64_t negatives);
-/* Estimates Z when still 0 (from q and neg), then returns sup_nce_loss with it. With a group in
+/* Estimates Z when still 0 (from q and neg, Wu et al. eq. 8, Monte Carlo: Z ~ n E_j[exp(v_j^T f / tau)]
+ * = (n / (B M)) sum_b sum_j exp(neg_j^T q_b / tau), from the scores the loss computes anyway), then
+ * returns sup_nce_loss with it. With a group in
  * c->comm (data-parallel; q is this process's shard of the batch, neg the same on every
  * process), the estimate's sum and row count are added over the processes first, so Z is the
  * one-process estimate from the whole batch and equal on every process. */

@@ -137,57 +137,57 @@ struct sup_tensor *sup_memory_bank_sample(struct sup_ctx *c, struct sup_rng *rng
 	return t;
 }
 
-struct sup_tensor *sup_nce_loss(struct sup_ctx *c, struct sup_tensor *q, struct sup_tensor *pos,
-				struct sup_tensor *neg, double tau, double log_z, int64_t n_data)
+/* Checks the shapes of q [B, D], pos [B, D] (when given) and neg [M, D]. */
+static bool nce_shapes_ok(struct sup_ctx *c, const struct sup_tensor *q, const struct sup_tensor *pos,
+			  const struct sup_tensor *neg, const char *op)
 {
-	if (!q || !pos || !neg)
-		return NULL;
-	if (q->ndim != 2 || !sup_tensor_same_shape(q, pos) || neg->ndim != 2 || neg->shape[1] != q->shape[1]) {
-		sup_ctx_fail(c, SUP_ERR_SHAPE, "nce_loss: q and pos must be [B, D] and neg [M, D]");
-		return NULL;
+	if (q->ndim != 2 || (pos && !sup_tensor_same_shape(q, pos)) || neg->ndim != 2 || neg->shape[1] != q->shape[1]) {
+		sup_ctx_fail(c, SUP_ERR_SHAPE, "%s: q and pos must be [B, D] and neg [M, D]", op);
+		return false;
 	}
+	return true;
+}
+
+/* The loss of sup_nce_loss from sn = q neg^T [B, M], the scores the Z estimate also reads. */
+static struct sup_tensor *nce_loss_scores(struct sup_ctx *c, struct sup_tensor *q, struct sup_tensor *pos,
+					  struct sup_tensor *sn, double tau, double log_z, int64_t n_data)
+{
+	if (!sn)
+		return NULL;
 	if (!(tau > 0) || !isfinite(log_z) || n_data < 1) {
 		sup_ctx_fail(c, SUP_ERR_ARG, "nce_loss: needs tau > 0, a finite log Z and n_data >= 1");
 		return NULL;
 	}
-	int64_t B = q->shape[0], M = neg->shape[0];
+	int64_t B = q->shape[0], M = sn->shape[1];
 	/* c0 = log(k Z) with k = m P_n = M / n: -log h = softplus(c0 - s), -log(1 - h) = softplus(s - c0). */
 	double c0 = log((double)M / (double)n_data) + log_z;
 	struct sup_tensor *sp = sup_sum(c, sup_mul(c, q, pos), (const int[]){1}, 1, false);
-	struct sup_tensor *sn = sup_matmul(c, q, neg, false, true);
 	struct sup_tensor *lp = sup_softplus(c, sup_add_scalar(c, sup_mul_scalar(c, sp, -1.0 / tau), c0));
 	struct sup_tensor *ln = sup_softplus(c, sup_add_scalar(c, sup_mul_scalar(c, sn, 1.0 / tau), -c0));
 	struct sup_tensor *tot = sup_add(c, sup_sum(c, lp, NULL, 0, false), sup_sum(c, ln, NULL, 0, false));
 	return sup_mul_scalar(c, tot, 1.0 / (double)B);
 }
 
-/* sum_b sum_j exp(neg_j . q_b / tau), in double. */
-static double nce_exp_sum(const struct sup_tensor *q, const struct sup_tensor *neg, double tau)
+struct sup_tensor *sup_nce_loss(struct sup_ctx *c, struct sup_tensor *q, struct sup_tensor *pos,
+				struct sup_tensor *neg, double tau, double log_z, int64_t n_data)
 {
-	int64_t B = q->shape[0], M = neg->shape[0], D = q->shape[1];
-	double acc = 0;
-	bool fast = q->dtype == SUP_F32 && neg->dtype == SUP_F32 && sup_tensor_is_contiguous(q) &&
-		    sup_tensor_is_contiguous(neg);
-	for (int64_t b = 0; b < B; b++) {
-		for (int64_t j = 0; j < M; j++) {
-			double s = 0;
-			if (fast) {
-				const float *x = (const float *)q->data + b * D, *y = (const float *)neg->data + j * D;
-				for (int64_t d = 0; d < D; d++)
-					s += (double)x[d] * y[d];
-			} else {
-				for (int64_t d = 0; d < D; d++)
-					s += sup_tensor_get(q, b * D + d) * sup_tensor_get(neg, j * D + d);
-			}
-			acc += exp(s / tau);
-		}
-	}
-	return acc;
+	if (!q || !pos || !neg || !nce_shapes_ok(c, q, pos, neg, "nce_loss"))
+		return NULL;
+	return nce_loss_scores(c, q, pos, sup_matmul(c, q, neg, false, true), tau, log_z, n_data);
 }
 
-double sup_nce_estimate_z(const struct sup_tensor *q, const struct sup_tensor *neg, double tau, int64_t n_data)
+/* sum of exp(s / tau) over the scores sn [B, M], in double. */
+static double nce_exp_sum(const struct sup_tensor *sn, double tau)
 {
-	return (double)n_data * nce_exp_sum(q, neg, tau) / ((double)q->shape[0] * (double)neg->shape[0]);
+	int64_t n = sn->shape[0] * sn->shape[1];
+	double acc = 0;
+	if (sn->dtype == SUP_F32 && sup_tensor_is_contiguous(sn))
+		for (int64_t i = 0; i < n; i++)
+			acc += exp(((const float *)sn->data)[i] / tau);
+	else
+		for (int64_t i = 0; i < n; i++)
+			acc += exp(sup_tensor_get(sn, i) / tau);
+	return acc;
 }
 
 int sup_nce_declare(struct sup_nce *l, struct sup_model *m, const char *prefix, double tau, int64_t negatives)
@@ -214,31 +214,25 @@ void sup_nce_forget_z(struct sup_model *m, const struct sup_nce *l)
 struct sup_tensor *sup_nce_forward(struct sup_ctx *c, struct sup_model *m, const struct sup_nce *l,
 				   struct sup_tensor *q, struct sup_tensor *pos, struct sup_tensor *neg, int64_t n_data)
 {
-	if (!q || !pos || !neg)
+	if (!q || !pos || !neg || !nce_shapes_ok(c, q, pos, neg, "nce_forward"))
 		return NULL;
+	/* One GEMM serves the loss and, while Z is unknown, its estimate (Wu et al. eq. 8:
+	 * Z ~ n E_j[exp(v_j^T f / tau)] = (n / (B M)) sum_b sum_j exp(neg_j^T q_b / tau)). */
+	struct sup_tensor *sn = sup_matmul(c, q, neg, false, true);
 	float *z = sup_model_tensor(m, l->z)->data;
-	if (!(z[0] > 0)) {
-		if (q->ndim != 2 || neg->ndim != 2 || neg->shape[1] != q->shape[1]) {
-			sup_ctx_fail(c, SUP_ERR_SHAPE, "nce_forward: q must be [B, D] and neg [M, D]");
+	if (sn && !(z[0] > 0)) {
+		/* Over the global batch when distributed: its sum and its rows over every process. */
+		double sums[2] = {nce_exp_sum(sn, l->tau), (double)q->shape[0]};
+		if (sup_comm_size(c->comm) > 1 && sup_comm_allreduce_f64(c->comm, sums, 2) != SUP_OK) {
+			sup_ctx_fail(c, SUP_ERR_COMM, "nce_forward: the allreduce of the Z estimate failed");
 			return NULL;
 		}
-		double est;
-		if (sup_comm_size(c->comm) > 1) {
-			/* The estimate over the global batch: its sum and its rows over every process. */
-			double sums[2] = {nce_exp_sum(q, neg, l->tau), (double)q->shape[0]};
-			if (sup_comm_allreduce_f64(c->comm, sums, 2) != SUP_OK) {
-				sup_ctx_fail(c, SUP_ERR_COMM, "nce_forward: the allreduce of the Z estimate failed");
-				return NULL;
-			}
-			est = (double)n_data * sums[0] / (sums[1] * (double)neg->shape[0]);
-		} else {
-			est = sup_nce_estimate_z(q, neg, l->tau, n_data);
-		}
+		double est = (double)n_data * sums[0] / (sums[1] * (double)neg->shape[0]);
 		if (!(est > 0) || !isfinite((float)est)) {
 			sup_ctx_fail(c, SUP_ERR_STATE, "nce_forward: the estimate of Z is %g", est);
 			return NULL;
 		}
 		z[0] = (float)est;
 	}
-	return sup_nce_loss(c, q, pos, neg, l->tau, log((double)z[0]), n_data);
+	return nce_loss_scores(c, q, pos, sn, l->tau, log((double)z[0]), n_data);
 }
