@@ -137,11 +137,11 @@ struct sup_tensor *sup_memory_bank_sample(struct sup_ctx *c, struct sup_rng *rng
 	return t;
 }
 
-/* Checks the shapes of q [B, D], pos [B, D] (when given) and neg [M, D]. */
+/* Checks the shapes of q [B, D], pos [B, D] and neg [M, D]. */
 static bool nce_shapes_ok(struct sup_ctx *c, const struct sup_tensor *q, const struct sup_tensor *pos,
 			  const struct sup_tensor *neg, const char *op)
 {
-	if (q->ndim != 2 || (pos && !sup_tensor_same_shape(q, pos)) || neg->ndim != 2 || neg->shape[1] != q->shape[1]) {
+	if (q->ndim != 2 || !sup_tensor_same_shape(q, pos) || neg->ndim != 2 || neg->shape[1] != q->shape[1]) {
 		sup_ctx_fail(c, SUP_ERR_SHAPE, "%s: q and pos must be [B, D] and neg [M, D]", op);
 		return false;
 	}
@@ -216,8 +216,7 @@ struct sup_tensor *sup_nce_forward(struct sup_ctx *c, struct sup_model *m, const
 {
 	if (!q || !pos || !neg || !nce_shapes_ok(c, q, pos, neg, "nce_forward"))
 		return NULL;
-	/* One GEMM serves the loss and, while Z is unknown, its estimate (Wu et al. eq. 8:
-	 * Z ~ n E_j[exp(v_j^T f / tau)] = (n / (B M)) sum_b sum_j exp(neg_j^T q_b / tau)). */
+	/* One GEMM serves the loss and, while Z is unknown, its estimate (Wu et al. eq. 8, losses.h). */
 	struct sup_tensor *sn = sup_matmul(c, q, neg, false, true);
 	float *z = sup_model_tensor(m, l->z)->data;
 	if (sn && !(z[0] > 0)) {
