@@ -114,8 +114,9 @@ static const struct sup_cfg_key moco_v2_keys[] = {
      "v2 adds it at 224px; off at 28px as SimCLR B.9 and the MoCo CIFAR-10 demo", 0},
     {"schedule", SUP_CFG_ENUM, "cosine", "const|cosine|step", "schedule (step: x0.1 at 60% and 80% of the steps)",
      "MoCo v2 §2", 0},
-    {"epochs", SUP_CFG_INT, "15", NULL, "passes over the training set",
-     "linear probe 86.8% (target 86.5); 18 CPU-min with 1 thread incl. evaluation", 0},
+    {"epochs", SUP_CFG_INT, "60", NULL, "passes over the training set",
+     "linear probe 87.65% (+5.2 over the random encoder) against 86.78% at 15 and 86.94% at 30 epochs; 0.18 s "
+     "per step with 2 threads, ~45 min on 2 cores", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
