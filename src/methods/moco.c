@@ -37,7 +37,7 @@
  * and m = 0.99 as the authors' CIFAR-10 demo (facebookresearch/moco, colab/moco_cifar10_demo:
  * moco_k 4096, moco_m 0.99, bn_splits 8); with only hundreds of steps per epoch, m = 0.999 would
  * leave f_k about 1,000 steps (four epochs) behind f_q. v1's default schedule is v2's cosine, not
- * v1's step decay: at 60 epochs (the length that fits an hour on 2 cores) cosine gave 87.62 %
+ * v1's step decay: at 60 epochs (v2's default length) cosine gave 87.62 %
  * linear against 87.32 % for the step decay (README, issue 6). */
 #include "image_ssl.h"
 #include "selfsup/autograd.h"
