@@ -102,7 +102,7 @@ static const struct sup_cfg_key moco_v1_keys[] = {
      "cosine gave 87.62% linear against 87.32% for step", 0},
     {"epochs", SUP_CFG_INT, "60", NULL, "passes over the training set",
      "linear probe 87.62% (+5.2 over the random encoder), kNN 83.8%, against 87.03% at 15 epochs (const "
-     "schedule); 0.25-0.32 s per step with 2 threads on 2026-12-02 (~59-75 min on 2 cores)", 0},
+     "schedule); median 0.265 s per step with 2 threads on 2026-12-02 (~62 min on 2 cores)", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
 };
 
