@@ -5,7 +5,7 @@
 # hits them alike), takes the time between step WARMUP and step STEPS from metrics.jsonl (data
 # loading and the first steps excluded), and the script prints per method the median over rounds,
 # the range, and median x the default run's steps (epochs x 60000 / batch_size, the last partial
-# batch dropped). Evaluation (~2 minutes for linear + kNN) is not included.
+# batch dropped). Start-up and evaluation are not included (~40 s for linear + kNN).
 #
 #   bench/step_time.sh [METHOD ...] [-- key=value ...]
 #   ROUNDS=5 STEPS=250 WARMUP=50 THREADS=2 bench/step_time.sh moco mocov2
@@ -60,8 +60,9 @@ echo "| method | s/step (median of $ROUNDS) | range | default steps | default ru
 echo "|---|---|---|---|---|"
 # the default run's length, from --print-config with the same overrides
 for m in $methods; do
-	epochs=$("$BIN" train "$m" data=fashion-mnist "$@" --print-config | sed -n 's/^epochs: \([0-9]*\).*/\1/p')
-	batch=$("$BIN" train "$m" data=fashion-mnist "$@" --print-config | sed -n 's/^batch_size: \([0-9]*\).*/\1/p')
+	config=$("$BIN" train "$m" data=fashion-mnist "$@" --print-config)
+	epochs=$(echo "$config" | sed -n 's/^epochs: \([0-9]*\).*/\1/p')
+	batch=$(echo "$config" | sed -n 's/^batch_size: \([0-9]*\).*/\1/p')
 	sort -n "$OUT/$m.times" | awk -v m="$m" -v e="$epochs" -v b="$batch" '
 		{ t[NR] = $1 }
 		END {

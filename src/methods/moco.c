@@ -37,9 +37,9 @@
  * and m = 0.99 as the authors' CIFAR-10 demo (facebookresearch/moco, colab/moco_cifar10_demo:
  * moco_k 4096, moco_m 0.99, bn_splits 8); with only hundreds of steps per epoch, m = 0.999 would
  * leave f_k about 1,000 steps (four epochs) behind f_q. v1's default schedule is v2's cosine, not
- * v1's step decay: at 60 epochs cosine gave 87.62 % linear
- * against 87.32 % for the step decay (README, issue 6). Both default to 50 epochs, the most that
- * fits an hour on 2 cores (bench/step_time.sh). */
+ * v1's step decay: at 60 epochs cosine gave 87.62 % linear against 87.32 % for the step decay
+ * (README, issue 6). Both default to 50 epochs, the most that fits an hour on 2 cores
+ * (bench/step_time.sh). */
 #include "image_ssl.h"
 #include "selfsup/autograd.h"
 #include "selfsup/losses.h"
@@ -102,7 +102,7 @@ static const struct sup_cfg_key moco_v1_keys[] = {
      "MoCo §4.1 decays x0.1 at epochs 120 and 160 of 200 (step); cosine is v2's change (v2 §2): at 60 epochs "
      "cosine gave 87.62% linear against 87.32% for step", 0},
     {"epochs", SUP_CFG_INT, "50", NULL, "passes over the training set",
-     "the most that fits an hour on 2 cores: 0.26-0.30 s per step with 2 threads (bench/step_time.sh, "
+     "the most that fits an hour on 2 cores: median 0.29 s per step with 2 threads (bench/step_time.sh, "
      "2026-12-02), ~57 min; linear probe 87.20% (+4.8 over the random encoder), kNN 84.3%; 60 epochs: 87.62% "
      "but ~62-70 min", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
@@ -120,7 +120,7 @@ static const struct sup_cfg_key moco_v2_keys[] = {
     {"schedule", SUP_CFG_ENUM, "cosine", "const|cosine|step", "schedule (step: x0.1 at 60% and 80% of the steps)",
      "MoCo v2 §2", 0},
     {"epochs", SUP_CFG_INT, "50", NULL, "passes over the training set",
-     "the most that fits an hour on 2 cores: 0.26-0.30 s per step with 2 threads (bench/step_time.sh, "
+     "the most that fits an hour on 2 cores: median 0.29 s per step with 2 threads (bench/step_time.sh, "
      "2026-12-02), ~57 min; linear probe 87.20% (+4.8 over the random encoder), kNN 83.1%, against 86.78% at "
      "15 and 86.94% at 30 epochs; 60 epochs: 87.65% but ~62-70 min", 0},
     {NULL, 0, NULL, NULL, NULL, NULL, 0},
